@@ -1,0 +1,178 @@
+"""The ask/tell contract every selection strategy follows.
+
+A strategy is pure: it sees instance values, proposes instances, eliminates configs and
+names the selection. It does no I/O and starts no processes, so the very same object runs
+in a live study, on a Ray cluster, and on a replay table.
+
+Protocol
+--------
+``ask()`` returns the trials (config id, instance index) to run now, each handed out once;
+an empty list means "wait for the results in flight" (or, when ``done``, nothing left).
+``tell(trial, value)`` reports one finished trial's metric value; NaN marks a failed or
+diverged instance. Decisions (eliminations, selection) are taken inside ``tell`` once a
+step's results are complete, so the order of ``tell`` calls within a step never changes
+the outcome: a study resumed from its store replays its stored results and arrives at
+the same state as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Direction = Literal["minimize", "maximize"]
+
+
+@dataclass(frozen=True, order=True)
+class Trial:
+    """One instance to train: a config and the index of its instance."""
+
+    config_id: str
+    instance: int
+
+
+@dataclass
+class Decision:
+    """Why a config left the race (``removed``) or won it (``selected``).
+
+    ``value`` is the config's criterion value at that step; ``threshold`` the value it
+    was compared against (the survivors' median for halving); ``statistic`` and
+    ``p_value`` come from a statistical test (racing).
+    """
+
+    step: int
+    config_id: str
+    action: Literal["removed", "selected"]
+    reason: str
+    value: float | None = None
+    threshold: float | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    n_instances: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Strategy(ABC):
+    """Base class: bookkeeping of trials, values, budget and decisions.
+
+    Parameters
+    ----------
+    config_ids:
+        the configs in the race, in a fixed order (ties are broken by this order).
+    n_instances:
+        the most instances any config may get.
+    instance_order:
+        the order in which instance indices are used: the j-th instance a config gets is
+        ``instance_order[j]``. Defaults to ``0, 1, ..., n_instances - 1``. Replays pass a
+        random permutation of a table's instance columns.
+    budget:
+        the most trials this strategy hands out; when reached it selects among the
+        survivors with what it has.
+    """
+
+    name: str = "strategy"
+
+    def __init__(
+        self,
+        config_ids: Sequence[str],
+        *,
+        n_instances: int,
+        instance_order: Sequence[int] | None = None,
+        budget: int | None = None,
+    ) -> None:
+        if not config_ids:
+            raise ValueError("a strategy needs at least one config")
+        if len(set(config_ids)) != len(config_ids):
+            raise ValueError("config ids must be unique")
+        if n_instances < 1:
+            raise ValueError("n_instances must be >= 1")
+        order = list(range(n_instances)) if instance_order is None else list(instance_order)
+        if len(order) < n_instances or len(set(order)) != len(order):
+            raise ValueError("instance_order must list at least n_instances distinct indices")
+        if budget is not None and budget < 1:
+            raise ValueError("budget must be >= 1")
+        self.config_ids: list[str] = list(config_ids)
+        self.n_instances = n_instances
+        self.instance_order = order[:n_instances]
+        self.budget = budget
+        self.values: dict[str, dict[int, float]] = {c: {} for c in self.config_ids}
+        self.decisions: list[Decision] = []
+        self.n_asked = 0
+        self._pending: set[Trial] = set()
+        self._selection: str | None = None
+        self._done = False
+
+    # ---- the contract -------------------------------------------------------------
+    @abstractmethod
+    def ask(self) -> list[Trial]:
+        """Trials to run now (never handed out twice); empty when waiting or done."""
+
+    @abstractmethod
+    def tell(self, trial: Trial, value: float) -> None:
+        """Record one finished trial; NaN means the instance failed or diverged."""
+
+    def finish(self) -> None:
+        """Stop now (an outside budget ran out): select among the survivors."""
+        if not self._done:
+            self._select(reason="stopped early")
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def selection(self) -> str | None:
+        """The id of the selected config, once ``done``."""
+        return self._selection
+
+    @property
+    @abstractmethod
+    def survivors(self) -> list[str]:
+        """Configs still in the race, in ``config_ids`` order."""
+
+    @abstractmethod
+    def _select(self, reason: str) -> None:
+        """Name the selection among the survivors and mark the strategy done."""
+
+    # ---- helpers for subclasses ------------------------------------------------------
+    @property
+    def pending(self) -> frozenset[Trial]:
+        return frozenset(self._pending)
+
+    @property
+    def budget_left(self) -> float:
+        return math.inf if self.budget is None else self.budget - self.n_asked
+
+    def instance_at(self, position: int) -> int:
+        """The instance index a config gets as its ``position``-th instance."""
+        return self.instance_order[position]
+
+    def n_observed(self, config_id: str) -> int:
+        return len(self.values[config_id])
+
+    def _hand_out(self, trials: Sequence[Trial]) -> list[Trial]:
+        """Register trials as pending, cut to the budget left."""
+        room = self.budget_left
+        out: list[Trial] = []
+        for t in trials:
+            if len(out) >= room:
+                break
+            if t in self._pending or t.instance in self.values[t.config_id]:
+                continue
+            out.append(t)
+        self._pending.update(out)
+        self.n_asked += len(out)
+        return out
+
+    def _record(self, trial: Trial, value: float) -> None:
+        if trial.config_id not in self.values:
+            raise KeyError(f"unknown config {trial.config_id!r}")
+        if trial not in self._pending:
+            raise ValueError(f"{trial} was not asked for or was already told")
+        self._pending.discard(trial)
+        self.values[trial.config_id][trial.instance] = float(value)

@@ -1,0 +1,248 @@
+"""Study specs: YAML -> a validated :class:`StudySpec`.
+
+Every problem becomes a :class:`~stalwart.errors.SpecError` whose one-line message starts
+with the key path, e.g. ``search_space.product.lr[2]: must be > 0``.
+
+A spec in brief (``examples/calorimeter.yaml`` shows a whole one)::
+
+    name: calorimeter-demo
+    seed: 0
+    dataset: {name: calorimeter, task: energy, options: {n_pool: 20000}}
+    model: small_cnn
+    search_space:
+      fixed:   {epochs: 4, optimizer: adam}       # the same in every config
+      product: {lr: [0.001, 0.003], batch_size: [32, 64]}   # grid axes
+      configs: [{lr: 0.01, batch_size: 128}]      # explicit configs, merged with fixed
+    instances: {n: 10, train_size: 5000, variation: both}
+    metric: {name: val_rmse_rel, direction: minimize}
+    criterion: {name: mean}
+    strategy: {name: halving, warmup: 3}
+    budget: {max_trainings: 500, max_hours: 2}
+    workers: 2
+
+``search_space`` may also be a list of such blocks; the study trains their union.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stalwart.core import canonical_json
+from stalwart.errors import SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    name: str
+    task: str | None = None
+    root: str | None = None
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpaceBlock(_Strict):
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    product: dict[str, list[Any]] = Field(default_factory=dict)
+    configs: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("product")
+    @classmethod
+    def _non_empty_axes(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"axis {key!r} has no values")
+        return v
+
+
+class InstancesSpec(_Strict):
+    n: int = Field(10, ge=1, description="the most instances any config gets")
+    train_size: int | None = Field(None, ge=1)
+    variation: Literal["both", "init", "sampling"] = "both"
+
+
+class EvaluatorSpec(BaseModel):
+    """A robustness metric computed on the test split after training (e.g. pgd_linf_acc)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class MetricSpec(_Strict):
+    name: str = "val_loss"
+    direction: Literal["minimize", "maximize"] = "minimize"
+    evaluators: list[EvaluatorSpec] = Field(default_factory=list)
+
+
+class CriterionSpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = "mean"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class StrategySpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = "halving"
+    failures: Literal["worst", "ignore"] = "worst"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class BudgetSpec(_Strict):
+    max_trainings: int | None = Field(None, ge=1)
+    max_hours: float | None = Field(None, gt=0)
+
+
+class TrainingSpec(_Strict):
+    deterministic: bool = False
+    save_weights: bool = False
+    threads: int | None = Field(None, ge=1, description="torch threads per worker")
+    max_retries: int = Field(1, ge=0, description="retries of an instance lost with its worker")
+
+
+class StudySpec(_Strict):
+    name: str = "study"
+    seed: int = 0
+    dataset: DatasetSpec
+    model: str | None = None
+    search_space: SpaceBlock | list[SpaceBlock]
+    instances: InstancesSpec = InstancesSpec()
+    metric: MetricSpec = MetricSpec()
+    criterion: CriterionSpec = CriterionSpec()
+    strategy: StrategySpec = StrategySpec()
+    budget: BudgetSpec = BudgetSpec()
+    workers: int | None = Field(None, ge=1)
+    training: TrainingSpec = TrainingSpec()
+
+    @field_validator("criterion", mode="before")
+    @classmethod
+    def _criterion_shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric_shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _space_not_empty(self) -> StudySpec:
+        blocks = self.blocks
+        if not blocks:
+            raise ValueError("search_space: needs at least one block")
+        for b in blocks:
+            if not (b.fixed or b.product or b.configs):
+                raise ValueError("search_space: a block needs fixed, product or configs")
+        return self
+
+    @property
+    def blocks(self) -> list[SpaceBlock]:
+        return self.search_space if isinstance(self.search_space, list) else [self.search_space]
+
+    def identity(self) -> str:
+        """Canonical JSON of everything that determines the results and the selection.
+
+        ``workers``, ``training.threads`` and ``budget`` are left out: a study may be
+        resumed with other parallelism or a larger budget.
+        """
+        data = self.model_dump(mode="json")
+        data.pop("workers", None)
+        data.pop("budget", None)
+        data.get("training", {}).pop("threads", None)
+        data.get("training", {}).pop("max_retries", None)
+        return canonical_json(data)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=False), sort_keys=False)
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    """``('search_space', 'product', 'lr', 2)`` -> ``search_space.product.lr[2]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("SpaceBlock", "list[SpaceBlock]") or "[" in str(part):
+            continue  # pydantic's union-branch labels are noise to a user
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    # With a union, pydantic reports every branch; the most specific loc is the useful one.
+    err = max(errors, key=lambda e: len(e["loc"]))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    return f"{format_loc(tuple(err['loc']))}: {msg}"
+
+
+def parse_spec(data: Any, *, source: str = "spec") -> StudySpec:
+    """Validate a mapping (already loaded from YAML) into a :class:`StudySpec`."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a study spec must be a YAML mapping")
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_first_error(exc)) from None
+    _check_numbers(data)
+    from stalwart.validation import check_spec  # deferred: pulls in torch-side registries
+
+    check_spec(spec)
+    return spec
+
+
+def _check_numbers(data: Any, path: str = "") -> None:
+    """YAML accepts .nan and .inf; no hyperparameter should be either."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise SpecError(f"{path or '(top level)'}: must be a finite number")
+    if isinstance(data, dict):
+        for k, v in data.items():
+            _check_numbers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _check_numbers(v, f"{path}[{i}]")
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a YAML spec file; every problem is a one-line SpecError."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise SpecError(f"{p}: no such spec file") from None
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read spec ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SpecError(f"{p}: invalid YAML{where}: {problem}") from None
+    return parse_spec(data, source=str(p))

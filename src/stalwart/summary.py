@@ -1,0 +1,129 @@
+"""What a study has found so far, computed from its store alone (for show/status/report)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stalwart.core import Config, InstanceResult
+from stalwart.selection import get_criterion
+from stalwart.selection.base import Decision
+from stalwart.spec import StudySpec
+from stalwart.store import Store
+
+# Statistics shown for the selected config, whatever criterion the study used.
+SHOWN_STATISTICS = ("mean", "std", "median", "pd", "worst")
+
+
+@dataclass
+class ConfigSummary:
+    config: Config
+    values: list[float]  # the metric of each finished instance, in instance order
+    n_failed: int
+    criterion_value: float
+    removed_at: int | None = None
+
+
+@dataclass
+class StudySummary:
+    name: str
+    spec: StudySpec
+    n_configs: int
+    n_instances: int
+    n_trainings: int
+    n_failed: int
+    training_time: float
+    mean_time_per_training: float
+    selection: ConfigSummary | None
+    configs: list[ConfigSummary]
+    decisions: list[Decision]
+    finished: bool
+    statistics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_exhaustive(self) -> int:
+        return self.n_configs * self.n_instances
+
+    @property
+    def exhaustive_time_estimate(self) -> float:
+        return self.mean_time_per_training * self.n_exhaustive
+
+    @property
+    def n_survivors(self) -> int:
+        return sum(1 for c in self.configs if c.removed_at is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        def cfg(c: ConfigSummary) -> dict[str, Any]:
+            return {"config_id": c.config.id, "params": c.config.to_dict(), "values": c.values,
+                    "n_failed": c.n_failed, "criterion": _finite_or_none(c.criterion_value),
+                    "removed_at_step": c.removed_at}
+
+        return {
+            "name": self.name,
+            "finished": self.finished,
+            "metric": self.spec.metric.name,
+            "direction": self.spec.metric.direction,
+            "criterion": self.spec.criterion.name,
+            "strategy": self.spec.strategy.name,
+            "n_configs": self.n_configs,
+            "n_instances": self.n_instances,
+            "trainings": self.n_trainings,
+            "trainings_exhaustive": self.n_exhaustive,
+            "failed": self.n_failed,
+            "training_time_s": self.training_time,
+            "training_time_exhaustive_estimate_s": self.exhaustive_time_estimate,
+            "selection": cfg(self.selection) if self.selection else None,
+            "selection_statistics": {k: _finite_or_none(v) for k, v in self.statistics.items()},
+            "decisions": [d.to_dict() for d in self.decisions],
+            "configs": [cfg(c) for c in self.configs],
+        }
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def summarize(store: Store, spec: StudySpec) -> StudySummary:
+    configs = store.configs()
+    results = store.results()
+    decisions = store.decisions()
+    metric, direction = spec.metric.name, spec.metric.direction
+    criterion = get_criterion(spec.criterion.name, **spec.criterion.params)
+    by_config: dict[str, list[InstanceResult]] = {c.id: [] for c in configs}
+    for r in results.values():
+        by_config.setdefault(r.config_id, []).append(r)
+    removed = {d.config_id: d.step for d in decisions if d.action == "removed"}
+    summaries: list[ConfigSummary] = []
+    for c in configs:
+        rs = sorted(by_config[c.id], key=lambda r: r.instance)
+        values = [r.value(metric) for r in rs]
+        arr = np.asarray(values, dtype=float)
+        crit = criterion.value(arr, direction) if len(arr) else math.nan
+        summaries.append(ConfigSummary(c, values, sum(r.status != "ok" for r in rs), crit,
+                                       removed.get(c.id)))
+    selection_id = store.get_meta("selection")
+    selection = next((s for s in summaries if s.config.id == selection_id), None)
+    stats: dict[str, float] = {}
+    if selection is not None and selection.values:
+        arr = np.asarray(selection.values, dtype=float)
+        for name in SHOWN_STATISTICS:
+            stats[name] = get_criterion(name).value(arr, direction)
+    times = [r.wall_time for r in results.values()]
+    return StudySummary(
+        name=spec.name,
+        spec=spec,
+        n_configs=len(configs),
+        n_instances=spec.instances.n,
+        n_trainings=len(results),
+        n_failed=sum(r.status != "ok" for r in results.values()),
+        training_time=float(sum(times)),
+        mean_time_per_training=float(np.mean(times)) if times else 0.0,
+        selection=selection,
+        configs=summaries,
+        decisions=decisions,
+        finished=selection is not None,
+        statistics=stats,
+    )
