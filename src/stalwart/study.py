@@ -152,7 +152,8 @@ def run_study(
             for trial, result in executor.wait(timeout=1.0):
                 if trial not in inflight:
                     continue  # a duplicate of a retried trial: its twin was already told
-                store.record(result)  # committed before anyone hears of it
+                if not store.record(result):  # committed before anyone hears of it
+                    store.log_event("duplicate_result", [trial.config_id, trial.instance])
                 stored[(trial.config_id, trial.instance)] = result
                 inflight.discard(trial)
                 strategy.tell(trial, result.value(spec.metric.name))

@@ -1,0 +1,116 @@
+"""SIGKILL the driver at random moments; the resumed study must equal an uninterrupted one.
+
+Real processes: ``stalwart run`` with two worker processes on a small calorimeter study.
+"""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from stalwart.store import Store
+
+pytestmark = pytest.mark.slow
+
+SPEC = textwrap.dedent("""
+    name: kill-resume
+    seed: 11
+    dataset: {name: calorimeter, task: energy, options: {n_pool: 1500, n_val: 300, n_test: 300}}
+    model: small_cnn
+    search_space:
+      fixed: {epochs: 1, conv_channels: [4], pool_sizes: [2], pool_strides: [2], fc_sizes: [8]}
+      product: {lr: [0.0005, 0.002, 0.008, 0.03], batch_size: [32, 64]}
+    instances: {n: 4, train_size: 300}
+    metric: {name: val_rmse_rel, direction: minimize}
+    strategy: {name: halving, warmup: 2}
+    training: {threads: 1}
+    workers: 2
+""")
+
+
+def start(spec, study_dir):
+    return subprocess.Popen([sys.executable, "-m", "stalwart", "run", str(spec), "--study-dir",
+                             str(study_dir), "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def n_results(study_dir) -> int:
+    try:
+        con = sqlite3.connect(study_dir / "study.sqlite", timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def snapshot(study_dir):
+    with Store(study_dir) as s:
+        results = {k: (r.status, r.metrics, r.seed) for k, r in s.results().items()}
+        decisions = [(d.step, d.config_id, d.action) for d in s.decisions()]
+        events = [kind for _, kind, _ in s.events()]
+        return results, decisions, s.get_meta("selection"), events
+
+
+def test_sigkill_at_random_points_loses_nothing(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    ref = start(spec, tmp_path / "ref")
+    _, err = ref.communicate(timeout=300)
+    assert ref.returncode == 0, err
+    ref_results, ref_decisions, ref_selection, _ = snapshot(tmp_path / "ref")
+    assert ref_selection and len(ref_results) > 8
+
+    rng = random.Random(2026)
+    study = tmp_path / "killed"
+    kills = 0
+    for _ in range(4):
+        before = n_results(study)
+        p = start(spec, study)
+        # Kill at a random point: sometimes at start-up, mostly while instances train.
+        target = before + rng.randint(0, 4)
+        deadline = time.monotonic() + 120
+        while p.poll() is None and n_results(study) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.4))
+        if p.poll() is not None:
+            break  # it finished before we struck
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        kills += 1
+        assert n_results(study) >= before, "a committed result was lost"
+    assert kills >= 3
+    final = start(spec, study)
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+
+    results, decisions, selection, events = snapshot(study)
+    assert selection == ref_selection
+    assert results == ref_results, "same per-instance results as the uninterrupted run"
+    assert decisions == ref_decisions
+    assert "duplicate_result" not in events
+
+
+def test_second_driver_is_refused(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("epochs: 1", "epochs: 200"))  # a driver that stays busy
+    first = start(spec, tmp_path / "s")
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "s" / "driver.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        second = subprocess.run([sys.executable, "-m", "stalwart", "run", str(spec), "--study-dir",
+                                 str(tmp_path / "s")], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert "being run by another driver" in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
