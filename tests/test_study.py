@@ -1,6 +1,6 @@
 import pytest
-
 from fakes import FakeExecutor, fake_value
+
 from stalwart.errors import UserError
 from stalwart.selection import get_criterion, ranking
 from stalwart.space import expand
