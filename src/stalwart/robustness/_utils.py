@@ -1,0 +1,71 @@
+"""Helpers shared by the robustness layer: eval-mode handling and feature-aware calls."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+LogitsFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` (and every submodule) in eval mode, restoring each module's flag after.
+
+    Restoring per module rather than calling ``model.train(was_training)`` keeps mixed
+    states intact (for example a model whose BatchNorm layers were frozen on purpose).
+    """
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def accepts_features(model: nn.Module) -> bool:
+    """Whether ``model`` should be called as ``model(x, features=...)``.
+
+    An explicit boolean attribute ``uses_features`` wins; otherwise the forward signature
+    is inspected for a parameter named ``features``.
+    """
+    flag = getattr(model, "uses_features", None)
+    if isinstance(flag, bool):
+        return flag
+    try:
+        return "features" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # builtins / scripted modules without a signature
+        return False
+
+
+def logits_fn(model: nn.Module, features: torch.Tensor | None = None) -> LogitsFn:
+    """A one-argument callable ``x -> model output`` with ``features`` held fixed.
+
+    Attacks and corruptions only perturb the image input; extra scalar features (e.g. a
+    calorimeter's energy sum) are passed through unchanged when the model takes them.
+    """
+    if features is not None and accepts_features(model):
+        return lambda x: model(x, features=features)
+    return model
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices covering ``range(n)`` in chunks of ``batch_size``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for parameterless models)."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
