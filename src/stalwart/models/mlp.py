@@ -1,0 +1,90 @@
+"""``mlp``: a fully connected network for tabular or (flattened) image inputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from stalwart.models.base import StalwartModel
+from stalwart.models.layers import make_activation
+from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common, check_int_list
+
+DEFAULTS: dict[str, Any] = {
+    **COMMON_DEFAULTS,
+    "hidden_sizes": [128],   # hidden widths, 0-8 layers
+    "batch_norm": False,     # BatchNorm1d after each hidden linear layer (before activation)
+}
+
+
+class MLP(StalwartModel):
+    """Flatten (+ extra inputs) -> [Linear, (BatchNorm), activation, (Dropout)]* -> Linear.
+
+    Parameters
+    ----------
+    settings:
+        The family's keys (see :data:`DEFAULTS`).
+    input_shape:
+        Shape of one input, ``(D,)`` or ``(C, H, W)``; flattened to ``prod(input_shape)``.
+    n_outputs, n_features:
+        See :class:`~stalwart.models.base.StalwartModel`.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], input_shape: tuple[int, ...],
+                 n_outputs: int, n_features: int = 0) -> None:
+        super().__init__(n_outputs, n_features)
+        width = math.prod(input_shape) + n_features
+        layers: list[nn.Module] = []
+        for hidden in settings["hidden_sizes"]:
+            layers.append(nn.Linear(width, hidden))
+            if settings["batch_norm"]:
+                layers.append(nn.BatchNorm1d(hidden))
+            layers.append(make_activation(settings["activation"], hidden))
+            if settings["dropout"] > 0:
+                layers.append(nn.Dropout(settings["dropout"]))
+            width = hidden
+        layers.append(nn.Linear(width, n_outputs))
+        self.net = nn.Sequential(*layers)
+
+    def core(self, x: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        h = x.flatten(1)
+        if features is not None:
+            h = torch.cat([h, features.to(h.dtype)], dim=1)
+        return self.net(h)
+
+    def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
+                      features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        # Imported here: only interval metrics need it, and models must not depend on it.
+        from stalwart.robustness.bounds import append_fixed_features, propagate
+
+        lo, hi = lower.flatten(1), upper.flatten(1)
+        if features is not None:
+            lo, hi = append_fixed_features(lo, hi, features)
+        return propagate(self.net, lo, hi)
+
+
+def check(s: Mapping[str, Any]) -> list[str]:
+    """``"key: message"`` problems with an ``mlp`` settings mapping."""
+    problems = check_common(s)
+    problems += check_int_list("hidden_sizes", s["hidden_sizes"], min_len=0, max_len=8, low=1)
+    if not isinstance(s["batch_norm"], bool):
+        problems.append(f"batch_norm: must be true or false, got {s['batch_norm']!r}")
+    return problems
+
+
+def build(s: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int,
+          n_features: int) -> MLP:
+    """Build an :class:`MLP` from checked settings."""
+    return MLP(s, input_shape, n_outputs, n_features)
+
+
+FAMILY = ModelFamily(
+    name="mlp",
+    defaults=DEFAULTS,
+    check=check,
+    build=build,
+    description="fully connected network on flattened inputs",
+)

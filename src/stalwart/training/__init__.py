@@ -1,0 +1,49 @@
+"""Training one instance of a config: seeds, loss, optimizer, evaluation, weights.
+
+The entry point is :func:`train_instance`; the helpers :func:`seed_plan`,
+:func:`subsample_indices` and :func:`initial_model` expose how an instance's randomness is
+derived, so a caller (or a test) can check what each variation mode varies.
+"""
+
+from stalwart.training.evaluation import predict
+from stalwart.training.objectives import Objective, objective_for
+from stalwart.training.seeding import (
+    VARIATIONS,
+    SeedPlan,
+    Variation,
+    seed_plan,
+    subsample_indices,
+)
+from stalwart.training.settings import (
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRAINING_DEFAULTS,
+    TRAINING_KEYS,
+    TrainingSettings,
+    check_training_config,
+)
+from stalwart.training.trainer import initial_model, train_instance
+from stalwart.training.weights import load_weights, save_weights
+
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TRAINING_DEFAULTS",
+    "TRAINING_KEYS",
+    "VARIATIONS",
+    "Objective",
+    "SeedPlan",
+    "TrainingSettings",
+    "Variation",
+    "check_training_config",
+    "initial_model",
+    "load_weights",
+    "objective_for",
+    "predict",
+    "save_weights",
+    "seed_plan",
+    "subsample_indices",
+    "train_instance",
+]
