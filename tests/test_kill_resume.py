@@ -114,3 +114,23 @@ def test_second_driver_is_refused(tmp_path):
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("epochs: 1", "epochs: 3"))
+    p = start(spec, tmp_path / "s")
+    deadline = time.monotonic() + 120
+    while n_results(tmp_path / "s") < 2 and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "run the same command again to resume" in err
+    done = n_results(tmp_path / "s")
+    assert done >= 2
+    final = start(spec, tmp_path / "s")
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    _, _, selection, events = snapshot(tmp_path / "s")
+    assert selection and "duplicate_result" not in events

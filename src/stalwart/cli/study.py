@@ -146,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else spec.workers
     check_metric(spec)
     store = open_study(spec, study_dir)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         store.acquire_driver()
         executor = _make_executor(args, workers, spec.training.max_retries)
@@ -173,7 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         store.close()
     if not args.quiet:
         console.print(f"done in {time.monotonic() - started:.0f} s")
-    _print_show(summary, Console())
+    _print_show(summary, Console(soft_wrap=True))
     return 0 if outcome.selection is not None else 1
 
 
@@ -198,7 +198,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         s = summarize(store, spec)
         running = _driver_running(store)
     state = "finished" if s.finished else ("running" if running else "stopped (resume with stalwart run)")
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"study {s.name} at {args.study_dir}: {state}")
     out.print(f"trainings: {s.n_trainings} done ({s.n_failed} failed) of {s.n_exhaustive} "
               f"for an exhaustive search; survivors: {s.n_survivors} of {s.n_configs}")
@@ -257,7 +257,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(s.to_dict(), indent=2))
     else:
-        _print_show(s, Console())
+        _print_show(s, Console(soft_wrap=True))
     return 0
 
 
