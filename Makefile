@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch (pinned); a bare `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ray]'
 	# A test-only reference for the attacks; it declares torchvision but never imports it.
 	$(BIN)/pip install -q --no-deps torchattacks==3.5.1
 	touch $(STAMP)

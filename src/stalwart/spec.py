@@ -109,11 +109,19 @@ class BudgetSpec(_Strict):
     max_hours: float | None = Field(None, gt=0)
 
 
+class ResourcesSpec(_Strict):
+    """What one instance needs from a cluster node (the Ray executor schedules by it)."""
+
+    cpus: float = Field(1, gt=0, description="CPUs reserved per instance")
+    gpus: float = Field(0, ge=0, description="GPUs per instance (fractions share a GPU)")
+
+
 class TrainingSpec(_Strict):
     deterministic: bool = False
     save_weights: bool = False
     threads: int | None = Field(None, ge=1, description="torch threads per worker")
     max_retries: int = Field(1, ge=0, description="retries of an instance lost with its worker")
+    resources: ResourcesSpec = ResourcesSpec()
 
 
 class StudySpec(_Strict):
@@ -162,14 +170,16 @@ class StudySpec(_Strict):
     def identity(self) -> str:
         """Canonical JSON of everything that determines the results and the selection.
 
-        ``workers``, ``training.threads`` and ``budget`` are left out: a study may be
-        resumed with other parallelism or a larger budget.
+        ``workers``, ``training.threads``, ``training.resources`` and ``budget`` are left
+        out: a study may be resumed with other parallelism, on other hardware or with a
+        larger budget.
         """
         data = self.model_dump(mode="json")
         data.pop("workers", None)
         data.pop("budget", None)
         data.get("training", {}).pop("threads", None)
         data.get("training", {}).pop("max_retries", None)
+        data.get("training", {}).pop("resources", None)
         return canonical_json(data)
 
     def to_yaml(self) -> str:

@@ -60,7 +60,9 @@ def _make_executor(args: argparse.Namespace, workers: int | None, max_retries: i
             from stalwart.execution.ray import RayExecutor
         except ImportError as exc:
             raise UserError(f"--executor ray: {exc} (install it with: pip install 'stalwart[ray]')") from None
-        return RayExecutor(address=args.address, max_retries=max_retries)
+        # Without an address a private Ray instance starts: --workers sizes it.
+        return RayExecutor(address=args.address, max_retries=max_retries,
+                           num_cpus=workers if args.address is None else None)
     from stalwart.execution.local import LocalExecutor
 
     if workers is not None and workers < 1:

@@ -2,6 +2,8 @@
 
 A :class:`TrainingJob` is small and picklable: workers rebuild the dataset from its spec
 (loaders cache in-process, so each worker loads it once) rather than receiving tensors.
+An executor that already holds the dataset (the Ray executor shares one copy per node
+through Ray's object store) passes it to :func:`run_trial` instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ class TrainingJob:
     threads: int | None = None
     weights_dir: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    @property
+    def device(self) -> str:
+        """Where instances train: an instance granted a GPU trains on it."""
+        return "cuda" if self.gpus > 0 else "cpu"
 
     @classmethod
     def from_spec(cls, spec: StudySpec, *, threads: int | None = None, weights_dir: str | None = None) -> TrainingJob:
@@ -46,6 +55,8 @@ class TrainingJob:
             deterministic=spec.training.deterministic,
             threads=threads if threads is not None else spec.training.threads,
             weights_dir=weights_dir if spec.training.save_weights else None,
+            cpus=float(spec.training.resources.cpus),
+            gpus=float(spec.training.resources.gpus),
         )
 
     def load_dataset(self):  # -> Dataset; typed loosely to keep torch out of import time
@@ -71,14 +82,19 @@ def failed_result(config: Config, instance: int, study_seed: int, error: str, wa
     )
 
 
-def run_trial(job: TrainingJob, config_params: Mapping[str, Any], instance: int) -> InstanceResult:
-    """Train one instance; never raises for a problem of the instance itself."""
+def run_trial(job: TrainingJob, config_params: Mapping[str, Any], instance: int,
+              dataset: Any = None) -> InstanceResult:
+    """Train one instance; never raises for a problem of the instance itself.
+
+    ``dataset`` is the job's dataset when the caller already has it; None loads it.
+    """
     config = Config(config_params)
     start = time.perf_counter()
     try:
         from stalwart.training import train_instance
 
-        dataset = job.load_dataset()
+        if dataset is None:
+            dataset = job.load_dataset()
         evaluators = []
         if job.evaluators:
             from stalwart.robustness.metrics import make_evaluator
@@ -95,6 +111,7 @@ def run_trial(job: TrainingJob, config_params: Mapping[str, Any], instance: int)
             threads=job.threads,
             deterministic=job.deterministic,
             weights_dir=job.weights_dir,
+            device=job.device,
         )
     except Exception as exc:  # the trainer records its own failures; this catches setup ones
         return failed_result(config, instance, job.study_seed, f"{type(exc).__name__}: {exc}",
