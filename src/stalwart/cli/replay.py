@@ -1,0 +1,326 @@
+"""``stalwart replay``: compare selection strategies offline on a table of instances.
+
+Examples
+--------
+::
+
+    stalwart replay cct.csv --filter dt_len=10000 --strategy halving --warmup 5 \\
+        --criterion mean --direction maximize --repeats 200
+    stalwart replay cct.csv --filter dt_len=10000 --strategy racing --param test=welch \\
+        --criterion mean --direction maximize --order 3,0,7,... --trace
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from stalwart.errors import UserError
+from stalwart.execution.replay import (
+    BASELINES,
+    Reference,
+    ReplayOutcome,
+    ReplaySummary,
+    check_order,
+    random_orders,
+    replay,
+    replay_many,
+)
+from stalwart.tables import ResultTable, read_table
+
+STRATEGY_NAMES: tuple[str, ...] = ("exhaustive", "halving", "racing", *BASELINES)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` subcommand to an argparse ``subparsers`` object."""
+    p = subparsers.add_parser(
+        "replay",
+        help="replay a selection strategy on a table of per-instance results",
+        description="Replay a selection strategy (or a baseline) on a wide CSV of "
+        "per-instance results, over random instance orders, and compare its pick with "
+        "the exhaustive search over the whole table.",
+    )
+    p.add_argument("table", help="wide CSV: one row per config, one column per instance")
+    p.add_argument("--strategy", required=True, help=f"one of: {', '.join(STRATEGY_NAMES)}")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a strategy parameter, e.g. test=welch, alpha=0.05 (repeatable)",
+    )
+    p.add_argument("--warmup", type=int, help="halving: instances before the first cut")
+    p.add_argument(
+        "--n-instances", type=int, help="most instances per config (default: all columns)"
+    )
+    p.add_argument("--criterion", default="mean", help="mean, median, std, pd, ... (default mean)")
+    p.add_argument(
+        "--criterion-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a criterion parameter, e.g. upper=90 for pd (repeatable)",
+    )
+    p.add_argument("--direction", required=True, choices=("maximize", "minimize"))
+    p.add_argument("--failures", default="worst", choices=("worst", "ignore"))
+    p.add_argument("--repeats", type=int, default=100, help="random instance orders")
+    p.add_argument("--seed", type=int, default=0, help="seeds the instance orders")
+    p.add_argument("--budget", type=int, help="most trainings per replay")
+    p.add_argument(
+        "--order",
+        help="replay one instance order: a permutation of 0..n-1 (column positions)",
+    )
+    p.add_argument(
+        "--trace", action="store_true", help="print the models kept/removed at each step"
+    )
+    p.add_argument("--top-k", type=int, default=3, help="k of P(top-k) (default 3)")
+    p.add_argument("--value-pattern", help="instance value columns, e.g. 'ValAccuracy_{i}'")
+    p.add_argument("--time-pattern", help="instance time columns, e.g. 'TrainingTime_{i}'")
+    p.add_argument("--id-column", help="column holding the config id")
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="keep rows whose COL equals VALUE (repeatable)",
+    )
+    p.add_argument("--format", default="table", choices=("table", "json"))
+    p.set_defaults(func=run)
+
+
+# ---- flag parsing --------------------------------------------------------------------
+
+
+def _scalar(text: str) -> Any:
+    """``3`` -> int, ``0.05`` -> float, ``true``/``false`` -> bool, else the text."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _pairs(items: list[str], flag: str, *, typed: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key.strip()] = _scalar(value) if typed else value.strip()
+    return out
+
+
+def _parse_order(text: str, n: int) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise UserError(f"--order {text!r}: expected comma-separated integers") from None
+    try:
+        return check_order(values, n)
+    except UserError as exc:
+        raise UserError(f"--order: {exc}") from None
+
+
+def _criterion(args: argparse.Namespace) -> Any:
+    from stalwart.selection import get_criterion
+
+    try:
+        return get_criterion(args.criterion, **_pairs(args.criterion_param, "--criterion-param"))
+    except ValueError as exc:
+        raise UserError(f"--criterion: {exc}") from None
+
+
+def _strategy_params(args: argparse.Namespace) -> dict[str, Any]:
+    params = _pairs(args.param, "--param")
+    if args.warmup is not None:
+        if args.strategy != "halving":
+            raise UserError(f"--warmup applies to halving, not {args.strategy}")
+        params["warmup"] = args.warmup
+    return params
+
+
+def _load(args: argparse.Namespace) -> ResultTable:
+    return read_table(
+        args.table,
+        value_pattern=args.value_pattern,
+        time_pattern=args.time_pattern,
+        id_column=args.id_column,
+        filter=_pairs(args.filter, "--filter", typed=False) or None,
+    )
+
+
+# ---- the command ---------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``stalwart replay``; returns the exit status."""
+    if args.strategy not in STRATEGY_NAMES:
+        raise UserError(
+            f"--strategy {args.strategy!r} is unknown; valid: {', '.join(STRATEGY_NAMES)}"
+        )
+    if args.repeats < 1:
+        raise UserError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.top_k < 1:
+        raise UserError(f"--top-k must be >= 1, got {args.top_k}")
+    if args.budget is not None and args.budget < 1:
+        raise UserError(f"--budget must be >= 1, got {args.budget}")
+    table = _load(args)
+    crit = _criterion(args)
+    params = _strategy_params(args)
+    ref = Reference.from_table(
+        table, criterion=crit, direction=args.direction, failures=args.failures, top_k=args.top_k
+    )
+    common: dict[str, Any] = dict(
+        criterion=crit,
+        direction=args.direction,
+        budget=args.budget,
+        n_instances=args.n_instances,
+        failures=args.failures,
+        **params,
+    )
+    single: ReplayOutcome | None = None
+    if args.order is not None or args.trace:
+        order = (
+            _parse_order(args.order, table.n_instances)
+            if args.order is not None
+            else random_orders(table.n_instances, 1, args.seed)[0]
+        )
+        single = replay(table, args.strategy, order=order, seed=args.seed, **common)
+    summary: ReplaySummary | None = None
+    if args.order is None:
+        summary = replay_many(
+            table,
+            args.strategy,
+            repeats=args.repeats,
+            seed=args.seed,
+            top_k=args.top_k,
+            reference=ref,
+            **common,
+        )
+    if args.format == "json":
+        doc: dict[str, Any] = {}
+        if summary is not None:
+            doc["summary"] = summary.to_dict()
+        if single is not None:
+            doc["replay"] = {**single.to_dict(), **vars(ref.judge(single.selection))}
+        print(json.dumps(_jsonable(doc), indent=2, allow_nan=False))
+        return 0
+    console = _console()
+    if summary is not None:
+        _print_summary(console, summary)
+    if single is not None:
+        _print_outcome(console, single, ref)
+        if args.trace:
+            _print_trace(console, single)
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    """Strict JSON: NaN becomes null and infinities the strings ``inf``/``-inf``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+# ---- rendering -----------------------------------------------------------------------
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Wide enough for a trace row (ids, p-values, reasons) on one line, even when piped.
+    return Console(file=sys.stdout, width=max(140, Console().width), highlight=False)
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return f"{value:.{digits}g}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _kv_table(title: str, rows: list[tuple[str, str]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _print_summary(console: Any, s: ReplaySummary) -> None:
+    params = ", ".join(f"{k}={v}" for k, v in s.params.items())
+    title = f"{s.strategy}" + (f" ({params})" if params else "")
+    rows = [
+        ("criterion", f"{s.criterion}, {s.direction}"),
+        ("repeats (seed)", f"{s.repeats} ({s.seed})"),
+        ("table", f"{s.n_configs} configs x {s.n_instances} instances"),
+        ("exhaustive best", f"{s.best} ({_num(s.best_value)} +- {_num(s.best_se, 2)} SE)"),
+        ("trainings", f"{s.trainings_mean:.1f} of {s.exhaustive_trainings} "
+                      f"({_pct(s.trainings_fraction)}), max {s.trainings_max}"),
+        ("training time", "-" if s.time_mean is None else
+            f"{s.time_mean:.0f} s of {s.exhaustive_time:.0f} s ({_pct(s.time_fraction)})"),
+        ("P(best)", _pct(s.p_best)),
+        ("P(near-best)", _pct(s.p_near_best)),
+        (f"P(top-{s.top_k})", _pct(s.p_top_k)),
+        ("regret median / p90", f"{_num(s.regret_median)} / {_num(s.regret_p90)}"),
+        ("most frequent picks", ", ".join(f"{k} x{v}" for k, v in list(s.picks.items())[:3])),
+    ]
+    console.print(_kv_table(title, rows))
+
+
+def _print_outcome(console: Any, o: ReplayOutcome, ref: Reference) -> None:
+    v = ref.judge(o.selection)
+    rows = [
+        ("order", ",".join(map(str, o.order))),
+        ("selection", str(o.selection)),
+        ("trainings", f"{o.trainings} of {ref.trainings} ({_pct(o.trainings / ref.trainings)})"),
+        ("training time", "-" if o.time is None or not ref.time else
+            f"{o.time:.0f} s ({_pct(o.time / ref.time)})"),
+        ("exhaustive best", ref.best),
+        ("best / near-best / top-k", f"{v.is_best} / {v.near_best} / {v.in_top_k}"),
+        ("regret", _num(v.regret)),
+    ]
+    console.print(_kv_table(f"{o.strategy}: one replay", rows))
+
+
+def _print_trace(console: Any, o: ReplayOutcome) -> None:
+    """Step by step: survivors left and the removals with their evidence."""
+    from rich.table import Table
+
+    table = Table(title=f"{o.strategy}: trace", title_justify="left")
+    for col in ("step", "survivors", "config", "action", "value", "vs", "n", "reason"):
+        table.add_column(col)
+    alive = o.n_configs
+    for d in o.decisions:
+        if d.action == "removed":
+            alive -= 1
+        if d.p_value is not None:
+            vs = f"p={_num(d.p_value, 3)}"
+        elif d.threshold is not None:
+            vs = f"thr={_num(d.threshold)}"
+        else:
+            vs = "-"
+        table.add_row(
+            str(d.step), str(alive), d.config_id, d.action, _num(d.value), vs,
+            "-" if d.n_instances is None else str(d.n_instances), d.reason,
+        )
+    console.print(table)

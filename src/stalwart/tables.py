@@ -1,0 +1,471 @@
+"""Wide result tables: one row per config, one column per instance.
+
+A wide table is how per-instance results travel between studies and replays:
+
+* stalwart's own format (written by :func:`write_wide`, i.e. ``stalwart results --format
+  csv``): ``config_id``, the hyperparameter columns, ``<metric>_1 .. <metric>_n`` and
+  ``time_1 .. time_n`` (seconds);
+* any CSV with one row per model, hyperparameter columns and per-instance columns named
+  by a pattern such as ``ValAccuracy_{i}`` / ``TrainingTime_{i}`` (``{i}`` is the
+  instance's integer index; any start, no gaps).
+
+Cells
+-----
+A number is a finished instance; the literal ``nan`` (any case) is a failed or diverged
+instance (``inf`` is read as failed too: no statistic survives it); an *empty* cell is an
+instance that was never run, which makes the table ragged and is an error, because a
+replay needs every instance of every config.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from stalwart.core import Config, InstanceResult
+from stalwart.errors import TableError
+
+__all__ = ["ResultTable", "read_table", "write_wide", "table_from_results"]
+
+ID_COLUMNS: tuple[str, ...] = ("config_id", "model")
+"""Columns used as the config id, in order of preference, when ``id_column`` is not given."""
+
+_FAMILY = re.compile(r"^(?P<prefix>.+)_(?P<index>\d+)$")
+
+
+@dataclass
+class ResultTable:
+    """Per-instance results of a set of configs.
+
+    Attributes
+    ----------
+    config_ids:
+        one id per row, unique.
+    params:
+        the hyperparameters of each row (cells parsed as int, float or str; empty = None).
+    values:
+        ``(n_configs, n_instances)`` float array of the metric; NaN = failed instance.
+    times:
+        training seconds, same shape as ``values``, or None when the table has none.
+    metric:
+        the metric's name (the column prefix, e.g. ``ValAccuracy``).
+    instance_labels:
+        the integer index each instance column carried in the file (e.g. ``1..20``).
+        Replays address instances by *position* ``0..n_instances-1`` instead.
+    """
+
+    config_ids: list[str]
+    params: list[dict[str, Any]]
+    values: np.ndarray
+    times: np.ndarray | None
+    metric: str
+    instance_labels: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=float)
+        if self.values.ndim != 2 or self.values.shape[0] != len(self.config_ids):
+            raise ValueError("values must have shape (n_configs, n_instances)")
+        if len(self.params) != len(self.config_ids):
+            raise ValueError("params must have one dict per config")
+        if self.times is not None:
+            self.times = np.asarray(self.times, dtype=float)
+            if self.times.shape != self.values.shape:
+                raise ValueError("times must have the same shape as values")
+        if not self.instance_labels:
+            self.instance_labels = list(range(1, self.values.shape[1] + 1))
+
+    @property
+    def n_configs(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.values.shape[1])
+
+    def index(self, config_id: str) -> int:
+        """Row number of ``config_id``."""
+        return self.config_ids.index(config_id)
+
+    def row(self, config_id: str) -> np.ndarray:
+        """All instance values of one config."""
+        return self.values[self.index(config_id)]
+
+    def values_by_id(self) -> dict[str, np.ndarray]:
+        """``{config_id: values}`` for every row, in table order."""
+        return {cid: self.values[i] for i, cid in enumerate(self.config_ids)}
+
+    def total_time(self) -> float | None:
+        """Seconds an exhaustive search over the whole table trained (failed cells count 0)."""
+        return None if self.times is None else float(np.nansum(self.times))
+
+
+# ---- reading -------------------------------------------------------------------------
+
+
+def _pattern_regex(pattern: str, flag: str) -> re.Pattern[str]:
+    if pattern.count("{i}") != 1:
+        raise TableError(f"{flag} {pattern!r} must contain '{{i}}' exactly once")
+    before, after = pattern.split("{i}")
+    return re.compile(f"^{re.escape(before)}(\\d+){re.escape(after)}$")
+
+
+def _pattern_metric(pattern: str) -> str:
+    # 'ValAccuracy_{i}' -> 'ValAccuracy'; '{i}_acc' -> 'acc'
+    return pattern.replace("{i}", "").strip("_-. ") or "value"
+
+
+def _match_columns(header: Sequence[str], regex: re.Pattern[str]) -> dict[int, str]:
+    return {int(m.group(1)): col for col in header if (m := regex.match(col))}
+
+
+def _families(header: Sequence[str]) -> dict[str, dict[int, str]]:
+    """Columns named ``<prefix>_<int>``, grouped by prefix, in header order."""
+    out: dict[str, dict[int, str]] = {}
+    for col in header:
+        m = _FAMILY.match(col)
+        if m:
+            out.setdefault(m.group("prefix"), {})[int(m.group("index"))] = col
+    return out
+
+
+def _is_time_prefix(prefix: str) -> bool:
+    # stalwart writes time_i; other tools write TrainingTime_i, train_time_i, ...
+    return prefix.lower().endswith("time")
+
+
+def _detect_value_columns(header: Sequence[str], path: str) -> tuple[str, dict[int, str]]:
+    families = _families(header)
+    times = {p: f for p, f in families.items() if _is_time_prefix(p)}
+    candidates = {p: f for p, f in families.items() if not _is_time_prefix(p)}
+    if len(candidates) > 1 and len(times) == 1:
+        # A hyperparameter such as `layer_2` looks like a family of one; the metric is
+        # the family with the same instance indices as the time columns.
+        time_idx = set(next(iter(times.values())))
+        candidates = {p: f for p, f in candidates.items() if set(f) == time_idx}
+    if not candidates:
+        raise TableError(
+            f"{path}: no instance columns named <metric>_1..n found; pass --value-pattern"
+        )
+    if len(candidates) > 1:
+        names = ", ".join(f"{p}_{{i}}" for p in candidates)
+        raise TableError(f"{path}: several instance column families ({names}); pass --value-pattern")
+    prefix, cols = next(iter(candidates.items()))
+    return prefix, cols
+
+
+def _detect_time_columns(header: Sequence[str], exclude: Iterable[str]) -> dict[int, str] | None:
+    excluded = set(exclude)
+    times = [
+        f
+        for p, f in _families(header).items()
+        if _is_time_prefix(p) and not excluded.intersection(f.values())
+    ]
+    # Ambiguous (several time families): better no times than the wrong ones.
+    return times[0] if len(times) == 1 else None
+
+
+def _check_contiguous(columns: dict[int, str], what: str, path: str) -> list[int]:
+    idx = sorted(columns)
+    expected = list(range(idx[0], idx[0] + len(idx)))
+    if idx != expected:
+        missing = sorted(set(expected) - set(idx))[0]
+        example = columns[idx[0]]
+        raise TableError(
+            f"{path}: {what} columns are ragged: index {missing} is missing "
+            f"(have {len(idx)} columns from {example!r})"
+        )
+    return idx
+
+
+def _parse_param(cell: str) -> Any:
+    text = cell.strip()
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    # Config ids need finite values; keep oddities such as 'nan' as text.
+    return value if math.isfinite(value) else text
+
+
+def _parse_number(cell: str, *, path: str, line: int, column: str) -> float:
+    text = cell.strip()
+    if text == "":
+        raise TableError(
+            f"{path}: line {line}, column {column!r} is empty (ragged instances; "
+            "write nan for a failed instance)"
+        )
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(
+            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
+        ) from None
+    return value if math.isfinite(value) else math.nan
+
+
+def _cell_matches(cell: str, wanted: str) -> bool:
+    if cell.strip() == wanted.strip():
+        return True
+    try:  # `dt_len=10000` also matches a cell written 10000.0
+        return float(cell) == float(wanted)
+    except ValueError:
+        return False
+
+
+def read_table(
+    path: str | Path,
+    *,
+    value_pattern: str | None = None,
+    time_pattern: str | None = None,
+    id_column: str | None = None,
+    param_columns: list[str] | None = None,
+    filter: Mapping[str, str] | None = None,  # named after the CLI flag
+) -> ResultTable:
+    """Read a wide CSV of per-instance results.
+
+    Parameters
+    ----------
+    path:
+        the CSV file.
+    value_pattern, time_pattern:
+        instance column names with ``{i}`` for the integer index, e.g.
+        ``"ValAccuracy_{i}"``. Without ``value_pattern`` the metric is the one column
+        family ``X_1..X_n`` whose prefix does not end in ``time``; without
+        ``time_pattern`` the times are the one family whose prefix ends in ``time``
+        (``time_i``, ``TrainingTime_i``), if any.
+    id_column:
+        column holding the config id. Default: ``config_id``, else ``model``, else the
+        stable hash of the row's hyperparameters (:attr:`stalwart.core.Config.id`).
+    param_columns:
+        the hyperparameter columns. Default: every column that is neither an instance
+        column nor the id column.
+    filter:
+        ``{column: value}``: keep only the rows whose cells equal the values (as text, or
+        as numbers when both parse), e.g. ``{"dt_len": "10000"}``.
+
+    Returns
+    -------
+    ResultTable
+
+    Raises
+    ------
+    TableError
+        missing file, no instance columns, missing id/param/filter columns, non-numeric
+        or empty instance cells, index gaps, rows of the wrong length, duplicate ids, or
+        a filter that keeps no row. The message is one line and names the column/line.
+    """
+    where = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise TableError(f"{where}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TableError(f"{where}: cannot read: {exc}") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise TableError(f"{where}: empty file")
+    header = [h.strip() for h in rows[0]]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise TableError(f"{where}: duplicate column {dupes[0]!r}")
+
+    if value_pattern is not None:
+        value_cols = _match_columns(header, _pattern_regex(value_pattern, "--value-pattern"))
+        if not value_cols:
+            raise TableError(f"{where}: no columns match --value-pattern {value_pattern!r}")
+        metric = _pattern_metric(value_pattern)
+    else:
+        metric, value_cols = _detect_value_columns(header, where)
+    labels = _check_contiguous(value_cols, metric, where)
+
+    if time_pattern is not None:
+        time_cols: dict[int, str] | None = _match_columns(
+            header, _pattern_regex(time_pattern, "--time-pattern")
+        )
+        if not time_cols:
+            raise TableError(f"{where}: no columns match --time-pattern {time_pattern!r}")
+    else:
+        time_cols = _detect_time_columns(header, value_cols.values())
+    if time_cols is not None and sorted(time_cols) != labels:
+        raise TableError(
+            f"{where}: time columns have indices {min(time_cols)}..{max(time_cols)} "
+            f"({len(time_cols)} columns), {metric} columns {labels[0]}..{labels[-1]}"
+        )
+
+    instance_cols = set(value_cols.values()) | set((time_cols or {}).values())
+    for col in [id_column, *(param_columns or []), *(filter or {})]:
+        if col is not None and col not in header:
+            raise TableError(f"{where}: no column {col!r}")
+    if id_column is None:
+        id_column = next((c for c in ID_COLUMNS if c in header), None)
+    if param_columns is None:
+        param_columns = [c for c in header if c not in instance_cols and c != id_column]
+
+    pos = {c: i for i, c in enumerate(header)}
+    ids: list[str] = []
+    params: list[dict[str, Any]] = []
+    values: list[list[float]] = []
+    times: list[list[float]] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # blank line
+        if len(row) != len(header):
+            raise TableError(
+                f"{where}: line {line} has {len(row)} cells, the header {len(header)} "
+                "(ragged row)"
+            )
+        if filter and not all(_cell_matches(row[pos[c]], v) for c, v in filter.items()):
+            continue
+        hp = {c: _parse_param(row[pos[c]]) for c in param_columns}
+        if id_column is not None:
+            cid = row[pos[id_column]].strip()
+            if not cid:
+                raise TableError(f"{where}: line {line}, column {id_column!r} is empty")
+        else:
+            cid = Config(hp).id
+        if cid in seen:
+            raise TableError(
+                f"{where}: duplicate config id {cid!r} (lines {seen[cid]} and {line})"
+            )
+        seen[cid] = line
+        ids.append(cid)
+        params.append(hp)
+        values.append(
+            [_parse_number(row[pos[value_cols[i]]], path=where, line=line, column=value_cols[i])
+             for i in labels]
+        )
+        if time_cols is not None:
+            times.append(
+                [_parse_number(row[pos[time_cols[i]]], path=where, line=line, column=time_cols[i])
+                 for i in labels]
+            )
+    if not ids:
+        if filter:
+            spec = ",".join(f"{c}={v}" for c, v in filter.items())
+            raise TableError(f"{where}: --filter {spec} matches no row")
+        raise TableError(f"{where}: no data rows")
+    return ResultTable(
+        config_ids=ids,
+        params=params,
+        values=np.array(values, dtype=float),
+        times=np.array(times, dtype=float) if time_cols is not None else None,
+        metric=metric,
+        instance_labels=labels,
+    )
+
+
+# ---- writing -------------------------------------------------------------------------
+
+
+def _format_param(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _format_number(value: float) -> str:
+    # repr round-trips floats exactly; NaN is written `nan` (a failed instance).
+    return "nan" if math.isnan(value) else repr(float(value))
+
+
+def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
+    """Write ``table`` in stalwart's wide format; :func:`read_table` reads it back.
+
+    Columns: ``config_id``, the hyperparameter columns (union over rows, first-seen
+    order; lists/dicts as JSON), ``<metric>_1..n``, then ``time_1..n`` when the table has
+    times. Failed instances are written ``nan``.
+
+    Parameters
+    ----------
+    target:
+        a path or an open text stream (e.g. ``sys.stdout``).
+    table:
+        the results.
+    """
+    keys: list[str] = []
+    for hp in table.params:
+        keys.extend(k for k in hp if k not in keys)
+    n = table.n_instances
+    header = ["config_id", *keys, *(f"{table.metric}_{i}" for i in range(1, n + 1))]
+    if table.times is not None:
+        header += [f"time_{i}" for i in range(1, n + 1)]
+
+    def emit(stream: TextIO) -> None:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        for r, cid in enumerate(table.config_ids):
+            cells = [cid, *(_format_param(table.params[r].get(k)) for k in keys)]
+            cells += [_format_number(v) for v in table.values[r]]
+            if table.times is not None:
+                cells += [_format_number(v) for v in table.times[r]]
+            writer.writerow(cells)
+
+    if isinstance(target, str | Path):
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            emit(fh)
+    else:
+        emit(target)
+
+
+def table_from_results(
+    results: Iterable[InstanceResult],
+    configs: Mapping[str, Mapping[str, Any]],
+    metric: str,
+    *,
+    n_instances: int | None = None,
+) -> ResultTable:
+    """Assemble a :class:`ResultTable` from finished instances.
+
+    Parameters
+    ----------
+    results:
+        the instances; ``InstanceResult.value(metric)`` is NaN for failed ones.
+    configs:
+        ``{config_id: hyperparameters}``; one row each, in this order.
+    metric:
+        the metric to tabulate.
+    n_instances:
+        number of instance columns; default: the largest instance index + 1.
+
+    Notes
+    -----
+    An instance that was never run stays NaN here (written ``nan``): a table of an
+    early-stopped study reads back as failures, so replay only complete studies.
+    """
+    items = list(results)
+    if n_instances is None:
+        n_instances = 1 + max((r.instance for r in items), default=-1)
+    ids = list(configs)
+    row = {cid: i for i, cid in enumerate(ids)}
+    values = np.full((len(ids), n_instances), np.nan)
+    times = np.full((len(ids), n_instances), np.nan)
+    for r in items:
+        if r.config_id in row and 0 <= r.instance < n_instances:
+            values[row[r.config_id], r.instance] = r.value(metric)
+            times[row[r.config_id], r.instance] = r.wall_time
+    return ResultTable(
+        config_ids=ids,
+        params=[dict(configs[c]) for c in ids],
+        values=values,
+        times=times,
+        metric=metric,
+    )
