@@ -50,6 +50,7 @@ BEGIN, END = "<!-- selection:begin -->", "<!-- selection:end -->"
 STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("halving", {"warmup": 3}),
     ("halving", {"warmup": 5}),
+    ("halving", {"warmup": 3, "final_survivors": 4}),
     ("racing", {"test": "welch"}),
     ("racing", {"test": "mannwhitney"}),
 ]

@@ -232,3 +232,40 @@ def test_median_rule_equals_value_above_median(values: list[float], direction: s
         for d in s.decisions
         if d.action == "removed"
     )
+
+
+def test_final_survivors_race_on_every_instance():
+    """With final_survivors=4, halving stops at <= 4 survivors and trains them to n."""
+    import numpy as np
+
+    from stalwart.selection import get_criterion, make_strategy
+
+    rng = np.random.default_rng(0)
+    n_configs, n = 16, 10
+    table = rng.normal(0.0, 1.0, (n_configs, n)) + np.linspace(0, 0.5, n_configs)[:, None]
+    ids = [f"c{i}" for i in range(n_configs)]
+    s = make_strategy("halving", ids, n_instances=n, criterion=get_criterion("mean"),
+                      direction="minimize", warmup=2, final_survivors=4)
+    asked = 0
+    while not s.done:
+        batch = s.ask()
+        asked += len(batch)
+        for t in batch:
+            s.tell(t, float(table[ids.index(t.config_id), t.instance]))
+    # 16*2, eliminate -> 8, +8, eliminate -> 4 <= 4: the final 4 get 10 - 3 = 7 more each
+    assert asked == 16 * 2 + 8 + 4 * 7
+    finalists = [c for c in ids if len(s.values[c]) == n]
+    assert len(finalists) == 4 and s.selection in finalists
+    means = {c: np.mean(table[ids.index(c)]) for c in finalists}
+    assert s.selection == min(means, key=means.get)
+    assert s.decisions[-1].reason == "best of the final survivors on n_instances"
+
+
+def test_final_survivors_must_be_positive():
+    import pytest
+
+    from stalwart.selection import make_strategy
+
+    with pytest.raises(ValueError, match="final_survivors"):
+        make_strategy("halving", ["a", "b"], n_instances=3, criterion="mean",
+                      direction="minimize", final_survivors=0)
