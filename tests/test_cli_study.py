@@ -102,3 +102,16 @@ def test_wrong_metric_for_dataset(tmp_path):
     spec.write_text(SPEC.replace("name: val_accuracy", "name: val_rmse_rel"))
     p = run_cli("run", str(spec), "--study-dir", str(tmp_path / "s"))
     assert p.returncode == 2 and "metric.name: 'val_rmse_rel' is not reported" in p.stderr
+
+
+def test_results_of_a_halving_study_leave_untrained_cells_empty(study, tmp_path):
+    out = tmp_path / "r.csv"
+    assert main(["results", str(study / "study"), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    cells = [r[f"val_accuracy_{i}"] for r in rows for i in (1, 2, 3)]
+    assert "" in cells, "eliminated configs never ran their third instance"
+    from stalwart.errors import TableError
+    from stalwart.tables import read_table
+
+    with pytest.raises(TableError, match="ragged|empty"):
+        read_table(out)

@@ -61,6 +61,9 @@ class ResultTable:
     instance_labels:
         the integer index each instance column carried in the file (e.g. ``1..20``).
         Replays address instances by *position* ``0..n_instances-1`` instead.
+    trained:
+        optional boolean mask of the cells that were run; ``write_wide`` leaves the others
+        empty (a study that eliminated configs early never ran them). None: all were.
     """
 
     config_ids: list[str]
@@ -69,6 +72,7 @@ class ResultTable:
     times: np.ndarray | None
     metric: str
     instance_labels: list[int] = field(default_factory=list)
+    trained: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=float)
@@ -414,9 +418,10 @@ def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
         writer.writerow(header)
         for r, cid in enumerate(table.config_ids):
             cells = [cid, *(_format_param(table.params[r].get(k)) for k in keys)]
-            cells += [_format_number(v) for v in table.values[r]]
+            ran = np.ones(n, dtype=bool) if table.trained is None else table.trained[r]
+            cells += [_format_number(v) if t else "" for v, t in zip(table.values[r], ran, strict=True)]
             if table.times is not None:
-                cells += [_format_number(v) for v in table.times[r]]
+                cells += [_format_number(v) if t else "" for v, t in zip(table.times[r], ran, strict=True)]
             writer.writerow(cells)
 
     if isinstance(target, str | Path):
@@ -448,8 +453,9 @@ def table_from_results(
 
     Notes
     -----
-    An instance that was never run stays NaN here (written ``nan``): a table of an
-    early-stopped study reads back as failures, so replay only complete studies.
+    An instance that was never run is marked in ``trained`` and written as an empty
+    cell, unlike a failed one (``nan``): the table of a study that eliminated configs
+    early is honest about what it knows, and replay refuses it as ragged.
     """
     items = list(results)
     if n_instances is None:
@@ -458,14 +464,17 @@ def table_from_results(
     row = {cid: i for i, cid in enumerate(ids)}
     values = np.full((len(ids), n_instances), np.nan)
     times = np.full((len(ids), n_instances), np.nan)
+    trained = np.zeros((len(ids), n_instances), dtype=bool)
     for r in items:
         if r.config_id in row and 0 <= r.instance < n_instances:
             values[row[r.config_id], r.instance] = r.value(metric)
             times[row[r.config_id], r.instance] = r.wall_time
+            trained[row[r.config_id], r.instance] = True
     return ResultTable(
         config_ids=ids,
         params=[dict(configs[c]) for c in ids],
         values=values,
         times=times,
         metric=metric,
+        trained=trained,
     )
