@@ -34,10 +34,18 @@ SPEC = textwrap.dedent("""
 """)
 
 
+def _as_from_a_terminal() -> None:
+    # A shell that runs a job in the background with `&` (as CI may) makes it ignore
+    # SIGINT, and Python keeps an inherited ignore; a driver started from a terminal
+    # has the default disposition, which is what these tests are about.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(spec, study_dir):
     return subprocess.Popen([sys.executable, "-m", "stalwart", "run", str(spec), "--study-dir",
                              str(study_dir), "--quiet"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def n_results(study_dir) -> int:
