@@ -51,9 +51,9 @@ class Halving(ScoredStrategy):
         stop halving once at most this many configs survive and train them all up to
         ``n_instances``; the best of them on the full sample wins. The default 1 is the
         paper's Algorithm 1. Halving decides its last steps between near-equal configs on
-        a handful of instances; a final round of, say, 4 survivors on every instance costs
-        ``4 * (n_instances - k)`` trainings and makes the pick much steadier (see
-        ``benchmarks/README.md``).
+        a handful of instances; a final round of ``m`` survivors with ``k`` instances costs
+        ``m * (n_instances - k)`` more trainings and makes the pick much steadier (8 is a
+        good value: see ``benchmarks/README.md``).
     """
 
     name = "halving"
