@@ -23,7 +23,7 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     text = readme.read_text()
     assert text.startswith("# before\n<!-- selection:begin -->\n")
     assert text.endswith("<!-- selection:end -->\nafter\n")
-    assert "old" not in text
+    assert "\nold\n" not in text  # the stale section is gone
     rows = [line for line in text.splitlines() if line.startswith("| calorimeter_exhaustive")]
     methods = [row.split("|")[2].strip() for row in rows]
     assert methods == ["halving"] * 4 + ["racing"] * 2 + ["random", "tpe", "tpe_wilcoxon"]
