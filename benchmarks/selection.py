@@ -40,9 +40,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
-from stalwart.execution.replay import ReplaySummary, replay_many  # noqa: E402
+from stalwart.analysis.replay import ReplaySummary, replay_many  # noqa: E402
+from stalwart.analysis.table import ResultTable, read_table  # noqa: E402
 from stalwart.selection import get_criterion  # noqa: E402
-from stalwart.tables import ResultTable, read_table  # noqa: E402
 
 CCT = ROOT.parent / "shared" / "data" / "cct_cifar10_instances.csv"
 BEGIN, END = "<!-- selection:begin -->", "<!-- selection:end -->"

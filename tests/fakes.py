@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from stalwart.core import Config, InstanceResult, derive_seed, instance_seed
+from stalwart.core import Config, InstanceResult, Trial, derive_seed, instance_seed
 from stalwart.execution.base import Executor
 from stalwart.execution.job import TrainingJob
-from stalwart.selection.base import Trial
 
 
 def fake_value(config: Config, instance: int) -> float:

@@ -7,11 +7,11 @@ import importlib
 import numpy as np
 import pytest
 
+from stalwart.analysis.baselines import SearchSpace
+from stalwart.analysis.replay import replay, replay_many
+from stalwart.analysis.table import ResultTable
 from stalwart.errors import UserError
-from stalwart.execution.replay import replay, replay_many
 from stalwart.selection import get_criterion
-from stalwart.selection_baselines import SearchSpace
-from stalwart.tables import ResultTable
 
 MEAN = get_criterion("mean")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stalwart.analysis.table import ResultTable, write_wide
 from stalwart.cli import replay as replay_cmd
-from stalwart.tables import ResultTable, write_wide
 
 
 def _parser() -> argparse.ArgumentParser:

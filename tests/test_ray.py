@@ -255,10 +255,9 @@ def test_an_instance_lost_more_than_max_retries_times_is_reported_failed(tmp_pat
     """The retry bound: Ray reruns a task whose worker dies, then the executor says why."""
     import ray
 
-    from stalwart.core import Config
+    from stalwart.core import Config, Trial
     from stalwart.execution.job import TrainingJob
     from stalwart.execution.ray import RayExecutor
-    from stalwart.selection.base import Trial
 
     @ray.remote(max_retries=1)
     def dies() -> None:

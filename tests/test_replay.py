@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stalwart.errors import UserError
-from stalwart.execution.replay import (
+from stalwart.analysis.replay import (
     Reference,
     random_orders,
     replay,
     replay_many,
     standard_error,
 )
+from stalwart.analysis.table import ResultTable, read_table
+from stalwart.errors import UserError
 from stalwart.selection import get_criterion, ranking
-from stalwart.tables import ResultTable, read_table
 
 CCT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cct_cifar10_instances.csv"
 MEAN = get_criterion("mean")

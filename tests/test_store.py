@@ -4,9 +4,8 @@ import sys
 
 import pytest
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, Decision, InstanceResult
 from stalwart.errors import StudyLockedError, UserError
-from stalwart.selection.base import Decision
 from stalwart.store import Store
 
 

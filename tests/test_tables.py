@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stalwart.analysis.table import ResultTable, read_table, write_wide
 from stalwart.core import Config
 from stalwart.errors import TableError
-from stalwart.tables import ResultTable, read_table, write_wide
 
 CCT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cct_cifar10_instances.csv"
 

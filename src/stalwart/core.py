@@ -3,7 +3,8 @@
 A **config** is an immutable mapping of hyperparameters (architecture and training) with a
 stable id: a hash of its canonical JSON, so the same model keeps its id across runs,
 processes and machines. An **instance** is (config, instance index); its seed derives from
-(study seed, config id, index). A **result** is one finished instance.
+(study seed, config id, index). A **result** is one finished instance. A **trial** names
+an instance to train, a **decision** records why a strategy dropped or chose a config.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "diverged", "failed"]
+#: of a metric: a loss is minimized, an accuracy maximized.
+Direction = Literal["minimize", "maximize"]
 STATUSES: tuple[str, ...] = ("ok", "diverged", "failed")
 
 
@@ -145,3 +148,34 @@ class InstanceResult:
     def from_dict(cls, data: Mapping[str, Any]) -> InstanceResult:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, order=True)
+class Trial:
+    """One instance to train: a config and the index of its instance."""
+
+    config_id: str
+    instance: int
+
+
+@dataclass
+class Decision:
+    """Why a config left the race (``removed``) or won it (``selected``).
+
+    ``value`` is the config's criterion value at that step; ``threshold`` the value it
+    was compared against (the survivors' median for halving); ``statistic`` and
+    ``p_value`` come from a statistical test (racing).
+    """
+
+    step: int
+    config_id: str
+    action: Literal["removed", "selected"]
+    reason: str
+    value: float | None = None
+    threshold: float | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    n_instances: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

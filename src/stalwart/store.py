@@ -22,9 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, Decision, InstanceResult
 from stalwart.errors import StudyLockedError, UserError
-from stalwart.selection.base import Decision
 
 DB_NAME = "study.sqlite"
 LOCK_NAME = "driver.lock"

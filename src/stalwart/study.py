@@ -16,12 +16,12 @@ from pathlib import Path
 
 import yaml
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, Decision, InstanceResult, Trial
 from stalwart.errors import SpecError, UserError
 from stalwart.execution.base import Executor
 from stalwart.execution.job import TrainingJob
 from stalwart.selection import get_criterion, make_strategy
-from stalwart.selection.base import Decision, Strategy, Trial
+from stalwart.selection.base import Strategy
 from stalwart.space import expand
 from stalwart.spec import StudySpec, parse_spec
 from stalwart.store import Store

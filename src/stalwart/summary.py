@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, Decision, InstanceResult
 from stalwart.selection import get_criterion
-from stalwart.selection.base import Decision
 from stalwart.spec import StudySpec
 from stalwart.store import Store
 

@@ -18,8 +18,7 @@ import math
 import sys
 from typing import Any
 
-from stalwart.errors import UserError
-from stalwart.execution.replay import (
+from stalwart.analysis.replay import (
     BASELINES,
     Reference,
     ReplayOutcome,
@@ -29,7 +28,8 @@ from stalwart.execution.replay import (
     replay,
     replay_many,
 )
-from stalwart.tables import ResultTable, read_table
+from stalwart.analysis.table import ResultTable, read_table
+from stalwart.errors import UserError
 
 STRATEGY_NAMES: tuple[str, ...] = ("exhaustive", "halving", "racing", *BASELINES)
 

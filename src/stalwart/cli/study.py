@@ -13,9 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from stalwart.core import InstanceResult
+from stalwart.core import Decision, InstanceResult
 from stalwart.errors import UserError
-from stalwart.selection.base import Decision, Strategy
+from stalwart.selection.base import Strategy
 from stalwart.store import Store
 from stalwart.study import Progress, check_metric, open_study, run_study, stored_spec
 from stalwart.summary import StudySummary, summarize
@@ -265,7 +265,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 # ---- results ---------------------------------------------------------------------------
 def cmd_results(args: argparse.Namespace) -> int:
-    from stalwart.tables import table_from_results, write_wide
+    from stalwart.analysis.table import table_from_results, write_wide
 
     store, spec = _open(args.study_dir)
     with store:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, InstanceResult, Trial
 from stalwart.execution.job import TrainingJob, run_trial
-from stalwart.selection.base import Trial
 
 
 class Executor(ABC):

@@ -15,10 +15,9 @@ import os
 import signal
 from concurrent.futures.process import BrokenProcessPool
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, InstanceResult, Trial
 from stalwart.execution.base import Executor
 from stalwart.execution.job import TrainingJob, failed_result, run_trial
-from stalwart.selection.base import Trial
 
 _PR_SET_PDEATHSIG = 1
 

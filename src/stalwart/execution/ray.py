@@ -45,11 +45,10 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from stalwart.core import Config, InstanceResult
+from stalwart.core import Config, InstanceResult, Trial
 from stalwart.errors import UserError
 from stalwart.execution.base import Executor
 from stalwart.execution.job import TrainingJob, failed_result, run_trial
-from stalwart.selection.base import Trial
 
 _TENSORS = "__tensor_fields__"
 

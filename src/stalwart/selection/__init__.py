@@ -8,7 +8,8 @@ configs by a robustness criterion from :mod:`stalwart.selection.criteria`:
 * ``racing``: statistical tests against the best by mean drop configs early.
 """
 
-from stalwart.selection.base import Decision, Direction, Strategy, Trial
+from stalwart.core import Decision, Direction, Trial
+from stalwart.selection.base import Strategy
 from stalwart.selection.criteria import CRITERIA, Criterion, Failures, get_criterion
 from stalwart.selection.exhaustive import Exhaustive
 from stalwart.selection.halving import Halving

@@ -20,41 +20,10 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
-Direction = Literal["minimize", "maximize"]
+from stalwart.core import Decision, Direction, Trial
 
-
-@dataclass(frozen=True, order=True)
-class Trial:
-    """One instance to train: a config and the index of its instance."""
-
-    config_id: str
-    instance: int
-
-
-@dataclass
-class Decision:
-    """Why a config left the race (``removed``) or won it (``selected``).
-
-    ``value`` is the config's criterion value at that step; ``threshold`` the value it
-    was compared against (the survivors' median for halving); ``statistic`` and
-    ``p_value`` come from a statistical test (racing).
-    """
-
-    step: int
-    config_id: str
-    action: Literal["removed", "selected"]
-    reason: str
-    value: float | None = None
-    threshold: float | None = None
-    statistic: float | None = None
-    p_value: float | None = None
-    n_instances: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["Decision", "Direction", "Strategy", "Trial"]
 
 
 class Strategy(ABC):

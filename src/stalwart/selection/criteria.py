@@ -51,7 +51,7 @@ from typing import Literal
 
 import numpy as np
 
-from stalwart.selection.base import Direction
+from stalwart.core import Direction
 
 Failures = Literal["worst", "ignore"]
 Kind = Literal["level", "spread"]

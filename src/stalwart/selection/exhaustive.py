@@ -6,7 +6,7 @@ The baseline the early-stopping strategies are measured against: it costs
 
 from __future__ import annotations
 
-from stalwart.selection.base import Trial
+from stalwart.core import Trial
 from stalwart.selection.scored import ScoredStrategy
 
 

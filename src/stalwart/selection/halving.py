@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stalwart.selection.base import Decision, Direction, Trial
+from stalwart.core import Decision, Direction, Trial
 from stalwart.selection.criteria import Criterion, Failures
 from stalwart.selection.scored import ScoredStrategy
 

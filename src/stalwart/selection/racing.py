@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stalwart.selection.base import Decision, Direction, Trial
+from stalwart.core import Decision, Direction, Trial
 from stalwart.selection.criteria import Criterion, Failures, get_criterion
 from stalwart.selection.scored import ScoredStrategy
 from stalwart.selection.significance import TESTS, compare

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stalwart.selection.base import Direction, Strategy
+from stalwart.core import Direction
+from stalwart.selection.base import Strategy
 from stalwart.selection.criteria import Criterion, Failures
 from stalwart.selection.exhaustive import Exhaustive
 from stalwart.selection.halving import Halving

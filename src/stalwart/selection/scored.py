@@ -12,7 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from stalwart.selection.base import Decision, Direction, Strategy
+from stalwart.core import Decision, Direction
+from stalwart.selection.base import Strategy
 from stalwart.selection.criteria import (
     Criterion,
     Failures,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stalwart.selection.base import Direction
+from stalwart.core import Direction
 
 LOCATION_TESTS: tuple[str, ...] = ("welch", "ks", "mannwhitney")
 SPREAD_TESTS: tuple[str, ...] = ("bartlett", "levene", "fligner")

@@ -2,7 +2,7 @@
 
 Each baseline treats one *model* (config) evaluated on ``n`` instances as the unit of a
 hyperparameter search, spends at most ``budget`` trainings (instances) and returns the
-same :class:`~stalwart.execution.replay.ReplayOutcome` as a strategy replay, so the
+same :class:`~stalwart.analysis.replay.ReplayOutcome` as a strategy replay, so the
 summaries are shared.
 
 * ``random``: configs sampled uniformly without replacement, each evaluated on its first
@@ -52,11 +52,11 @@ from typing import Any
 
 import numpy as np
 
+from stalwart.analysis.replay import ReplayOutcome
+from stalwart.analysis.table import ResultTable
+from stalwart.core import Decision, Direction
 from stalwart.errors import UserError
-from stalwart.execution.replay import ReplayOutcome
-from stalwart.selection.base import Decision, Direction
 from stalwart.selection.criteria import Criterion, get_criterion, orientation
-from stalwart.tables import ResultTable
 
 __all__ = ["BASELINE_PARAMS", "run_baseline", "random_search", "tpe_search", "SearchSpace"]
 

@@ -1,7 +1,7 @@
 """Replay a selection strategy on a table of finished instances.
 
 Training is expensive, so strategies are compared offline: a table holds every instance
-of every config (:class:`~stalwart.tables.ResultTable`); a replay runs a strategy's
+of every config (:class:`~stalwart.analysis.table.ResultTable`); a replay runs a strategy's
 ask/tell loop and looks each asked instance up in the table instead of training it. The
 trainings a replay *uses* are the instances it was told; its training time is the sum of
 those instances' recorded times.
@@ -43,13 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from stalwart.core import derive_seed
+from stalwart.analysis.table import ResultTable
+from stalwart.core import Decision, Direction, Trial, derive_seed
 from stalwart.errors import UserError
-from stalwart.selection.base import Decision, Direction, Trial
-from stalwart.tables import ResultTable
 
 BASELINES: tuple[str, ...] = ("random", "tpe", "tpe_wilcoxon")
-"""Baselines replayed through :mod:`stalwart.selection_baselines` (not ask/tell)."""
+"""Baselines replayed through :mod:`stalwart.analysis.baselines` (not ask/tell)."""
 
 BOOTSTRAP_RESAMPLES = 1000
 
@@ -210,7 +209,7 @@ def replay(
     )
     n = _check_n_instances(table, n_instances)
     if strategy_name in BASELINES:
-        from stalwart.selection_baselines import run_baseline
+        from stalwart.analysis.baselines import run_baseline
 
         return run_baseline(
             table,
