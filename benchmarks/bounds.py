@@ -16,7 +16,7 @@ import time
 import torch
 from torch import nn
 
-from stalwart.robustness.bounds import interval_bounds
+from stalwart.models.interval import interval_bounds
 
 
 def small_cnn(size: int) -> nn.Module:

@@ -26,8 +26,9 @@ import yaml
 
 from stalwart.execution.base import Executor
 from stalwart.execution.job import TrainingJob
-from stalwart.spec import StudySpec, parse_spec
+from stalwart.spec import StudySpec
 from stalwart.study import open_study, run_study
+from stalwart.validation import parse_spec
 
 
 def make_spec(configs: int, instances: int, epochs: int, workers: int) -> StudySpec:

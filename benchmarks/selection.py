@@ -40,7 +40,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
-from stalwart.analysis.replay import ReplaySummary, replay_many  # noqa: E402
+from stalwart.analysis.baselines import BASELINES  # noqa: E402
+from stalwart.analysis.outcome import ReplaySummary  # noqa: E402
+from stalwart.analysis.replay import replay_many  # noqa: E402
 from stalwart.analysis.table import ResultTable, read_table  # noqa: E402
 from stalwart.selection import get_criterion  # noqa: E402
 
@@ -55,7 +57,6 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("racing", {"test": "welch"}),
     ("racing", {"test": "mannwhitney"}),
 ]
-BASELINES: list[str] = ["random", "tpe", "tpe_wilcoxon"]
 BUDGET_FROM = ("halving", {"warmup": 5})
 
 
@@ -206,13 +207,14 @@ def main(argv: list[str] | None = None) -> int:
             for j in done
             if (j.strategy, j.params) == BUDGET_FROM
         }
+        # Every baseline of the registry runs; only the slow ones have their own repeats.
         repeats = {
-            "random": args.repeats,
             "tpe": args.repeats_tpe or args.repeats,
             "tpe_wilcoxon": args.repeats_wilcoxon or args.repeats,
         }
         second = [
-            job(label, table, direction, name, {}, repeats[name], budgets[label])
+            job(label, table, direction, name, {}, repeats.get(name, args.repeats),
+                budgets[label])
             for label, table, direction in tables
             for name in BASELINES
         ]

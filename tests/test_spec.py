@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from stalwart.errors import SpecError
-from stalwart.spec import load_spec, parse_spec
+from stalwart.validation import load_spec, parse_spec
 
 
 def base_spec(**over):

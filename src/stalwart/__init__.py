@@ -5,6 +5,14 @@ A model configuration is *robust* when its quality varies little across its inst
 trains instances, scores configurations by robustness criteria, and eliminates the weak
 ones early so that the robust configuration is found with far fewer trainings than an
 exhaustive search.
+
+A study runs from the command line (``stalwart run spec.yaml``) or from Python, through the
+same function::
+
+    from stalwart.study import run
+
+    done = run("spec.yaml")  # validate, open or resume the store, train, summarize
+    print(done.summary.selection)
 """
 
 from stalwart.core import Config, InstanceResult, Status, instance_seed

@@ -21,6 +21,12 @@ A spec in brief (``examples/calorimeter.yaml`` shows a whole one)::
     workers: 2
 
 ``search_space`` may also be a list of such blocks; the study trains their union.
+
+This module is the pure YAML/pydantic layer: it checks a spec's *structure* (keys, types,
+bounds, finite numbers) and imports nothing of the registries. Whether the names in a spec
+exist (dataset, model parameters, strategy, criterion, evaluators) is checked by
+:mod:`stalwart.validation`, whose :func:`~stalwart.validation.load_spec` and
+:func:`~stalwart.validation.parse_spec` return a fully validated spec.
 """
 
 from __future__ import annotations
@@ -212,8 +218,27 @@ def _first_error(exc: ValidationError) -> str:
     return f"{format_loc(tuple(err['loc']))}: {msg}"
 
 
-def parse_spec(data: Any, *, source: str = "spec") -> StudySpec:
-    """Validate a mapping (already loaded from YAML) into a :class:`StudySpec`."""
+def parse_structure(data: Any, *, source: str = "spec") -> StudySpec:
+    """Validate the structure of a mapping (already loaded from YAML) into a :class:`StudySpec`.
+
+    Parameters
+    ----------
+    data
+        The spec as plain Python data.
+    source
+        What ``data`` came from (a file name), for the message when it is not a mapping.
+
+    Returns
+    -------
+    StudySpec
+        A spec whose keys, types and bounds are right; its names are not checked against
+        the registries (:func:`stalwart.validation.parse_spec` does both).
+
+    Raises
+    ------
+    SpecError
+        For the first problem, on one line that starts with its key path.
+    """
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a study spec must be a YAML mapping")
     try:
@@ -221,9 +246,6 @@ def parse_spec(data: Any, *, source: str = "spec") -> StudySpec:
     except ValidationError as exc:
         raise SpecError(_first_error(exc)) from None
     _check_numbers(data)
-    from stalwart.validation import check_spec  # deferred: pulls in torch-side registries
-
-    check_spec(spec)
     return spec
 
 
@@ -239,8 +261,14 @@ def _check_numbers(data: Any, path: str = "") -> None:
             _check_numbers(v, f"{path}[{i}]")
 
 
-def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a YAML spec file; every problem is a one-line SpecError."""
+def read_spec_yaml(path: str | Path) -> Any:
+    """The YAML content of a spec file as plain Python data (not yet validated).
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, unreadable or not valid YAML (one line naming the file).
+    """
     p = Path(path)
     try:
         text = p.read_text()
@@ -255,4 +283,4 @@ def load_spec(path: str | Path) -> StudySpec:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SpecError(f"{p}: invalid YAML{where}: {problem}") from None
-    return parse_spec(data, source=str(p))
+    return data

@@ -4,6 +4,16 @@ The store is the study's memory. :func:`run_study` first replays every stored re
 into a fresh strategy (strategies are deterministic given their results), so a study
 resumed after any crash reaches the same state as an uninterrupted one, then trains only
 what is missing. Every result is committed before the strategy hears of it.
+
+:func:`run` is a whole session, what ``stalwart run`` does and what a Python user calls::
+
+    from stalwart.study import run
+
+    done = run("examples/calorimeter.yaml", executor="serial")
+    print(done.outcome.selection, done.summary.n_trainings)
+
+It validates the spec, opens (or resumes) the study's store, takes the driver lock, builds
+the executor, runs :func:`run_study` and summarizes what the store holds.
 """
 
 from __future__ import annotations
@@ -17,27 +27,35 @@ from pathlib import Path
 import yaml
 
 from stalwart.core import Config, Decision, InstanceResult, Trial
-from stalwart.errors import SpecError, UserError
-from stalwart.execution.base import Executor
+from stalwart.errors import UserError
+from stalwart.execution import Executor, make_executor
 from stalwart.execution.job import TrainingJob
-from stalwart.selection import get_criterion, make_strategy
+from stalwart.selection import StrategySetup, get_criterion, make_strategy
 from stalwart.selection.base import Strategy
 from stalwart.space import expand
-from stalwart.spec import StudySpec, parse_spec
+from stalwart.spec import StudySpec
 from stalwart.store import Store
+from stalwart.summary import StudySummary, summarize
+from stalwart.validation import check_metric, load_spec, parse_spec
 
 
 @dataclass
 class Progress:
     """Callbacks a front end (the CLI's progress bar) may implement; all optional."""
 
-    on_start: Callable[[int, int, int], None] | None = None  # configs, exhaustive, already done
+    # configs, trainings of an exhaustive search, trainings already done, trainings the
+    # strategy plans (None: it depends on the results)
+    on_start: Callable[[int, int, int, int | None], None] | None = None
     on_result: Callable[[InstanceResult, Strategy], None] | None = None
     on_decisions: Callable[[list[Decision]], None] | None = None
 
 
 @dataclass
 class StudyOutcome:
+    """Where :func:`run_study` left a study: its selection (None if it stopped before one),
+    the trainings it holds and those an exhaustive search needs, their summed wall time, every
+    decision, and whether the ``max_hours`` budget stopped it early."""
+
     selection: Config | None
     n_trainings: int
     n_exhaustive: int
@@ -50,12 +68,14 @@ def build_strategy(spec: StudySpec, configs: list[Config]) -> Strategy:
     criterion = get_criterion(spec.criterion.name, **spec.criterion.params)
     return make_strategy(
         spec.strategy.name,
-        [c.id for c in configs],
-        n_instances=spec.instances.n,
-        criterion=criterion,
-        direction=spec.metric.direction,
-        budget=spec.budget.max_trainings,
-        failures=spec.strategy.failures,
+        StrategySetup(
+            tuple(c.id for c in configs),
+            n_instances=spec.instances.n,
+            criterion=criterion,
+            direction=spec.metric.direction,
+            budget=spec.budget.max_trainings,
+            failures=spec.strategy.failures,
+        ),
         **spec.strategy.params,
     )
 
@@ -82,19 +102,6 @@ def stored_spec(store: Store) -> StudySpec:
     return parse_spec(yaml.safe_load(text), source=str(store.directory))
 
 
-def check_metric(spec: StudySpec) -> None:
-    """The metric must be one the trainer or an evaluator reports for this dataset."""
-    from stalwart.data import load_dataset
-
-    ds = load_dataset(spec.dataset.name, task=spec.dataset.task, root=spec.dataset.root,
-                      seed=spec.dataset.seed, **spec.dataset.options)
-    known = {"val_loss", "test_loss", f"val_{ds.metric}", f"test_{ds.metric}"}
-    known |= {e.name for e in spec.metric.evaluators}
-    if spec.metric.name not in known:
-        raise SpecError(f"metric.name: {spec.metric.name!r} is not reported for dataset "
-                        f"{ds.name!r} (choose from {', '.join(sorted(known))})")
-
-
 def run_study(
     spec: StudySpec,
     store: Store,
@@ -118,7 +125,8 @@ def run_study(
     elapsed_before = float(store.get_meta("elapsed_s") or 0.0)
 
     if progress.on_start:
-        progress.on_start(len(configs), len(configs) * spec.instances.n, len(stored))
+        progress.on_start(len(configs), len(configs) * spec.instances.n, len(stored),
+                          strategy.planned_trainings())
 
     def flush_decisions() -> None:
         nonlocal n_decisions
@@ -180,3 +188,112 @@ def run_study(
         decisions=store.decisions(),
         stopped_early=stopped_early,
     )
+
+
+@dataclass
+class StudyRun:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    outcome:
+        The selection and the cost, as :func:`run_study` reports them.
+    summary:
+        What the store holds once the session ends (what ``stalwart show`` prints).
+    study_dir:
+        Where the study's store lives.
+    wall_time:
+        Seconds the session trained and summarized (spec checks and start-up excluded).
+    """
+
+    outcome: StudyOutcome
+    summary: StudySummary
+    study_dir: Path
+    wall_time: float
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run`; the ``n_results`` finished trainings are safe in ``study_dir``.
+
+    A :class:`KeyboardInterrupt`, so that code that stops on Ctrl-C still does; running the
+    same session again resumes the study.
+    """
+
+    def __init__(self, study_dir: Path, n_results: int) -> None:
+        super().__init__(f"{n_results} finished trainings are safe in {study_dir}")
+        self.study_dir = study_dir
+        self.n_results = n_results
+
+
+def default_study_dir(spec: StudySpec) -> Path:
+    """Where a study lives unless told otherwise: ``studies/<name>``."""
+    return Path("studies") / spec.name
+
+
+def run(
+    spec: StudySpec | str | Path,
+    study_dir: str | Path | None = None,
+    *,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: Progress | None = None,
+) -> StudyRun:
+    """Run a study, or resume it, to its selection: what ``stalwart run`` does.
+
+    Parameters
+    ----------
+    spec:
+        A spec file (validated with :func:`stalwart.validation.load_spec`) or a spec, used
+        as given (:func:`stalwart.validation.parse_spec` validates one built in Python).
+    study_dir:
+        Where the study's store lives; None means :func:`default_study_dir`. A store made
+        from the same spec is resumed.
+    executor:
+        A name of :data:`stalwart.execution.EXECUTORS` (``"local"``, ``"serial"``,
+        ``"ray"``), or an executor to use as is (``workers`` and ``address`` then unused).
+    workers:
+        Parallel trainings; None takes the spec's ``workers``, else the executor's default.
+    address:
+        The Ray cluster to join (``"auto"``, ``"host:port"``); None starts a private one.
+    progress:
+        Callbacks told of the start, each result and each decision.
+
+    Returns
+    -------
+    StudyRun
+        ``outcome.selection`` is None when the study stopped (budget of hours) before
+        selecting.
+
+    Raises
+    ------
+    UserError
+        Bad input, each on one line: a spec problem (:class:`~stalwart.errors.SpecError`),
+        a metric the dataset does not report, a store made from another spec, a study
+        another driver runs (:class:`~stalwart.errors.StudyLockedError`), an unknown
+        executor or a missing Ray.
+    StudyInterrupted
+        On Ctrl-C while the study trains; what has finished is committed.
+    """
+    if not isinstance(spec, StudySpec):
+        spec = load_spec(spec)
+    directory = Path(study_dir or default_study_dir(spec))
+    workers = workers if workers is not None else spec.workers
+    check_metric(spec)
+    store = open_study(spec, directory)
+    try:
+        store.acquire_driver()
+        if isinstance(executor, str):
+            executor = make_executor(executor, workers=workers,
+                                     max_retries=spec.training.max_retries, address=address)
+        started = time.monotonic()
+        weights_dir = str(directory / "weights") if spec.training.save_weights else None
+        try:
+            outcome = run_study(spec, store, executor, progress=progress, weights_dir=weights_dir)
+        except KeyboardInterrupt:
+            # Counted while the store is still open; the executor has stopped its workers.
+            raise StudyInterrupted(directory, store.n_results()) from None
+        summary = summarize(store, spec)
+    finally:
+        store.close()
+    return StudyRun(outcome, summary, directory, time.monotonic() - started)

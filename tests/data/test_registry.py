@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stalwart.data import DATASETS, clear_cache, load_dataset
+from stalwart.data import DATASETS, METRICS, clear_cache, load_dataset, quality_metric
 from stalwart.errors import DataError, UserError
 
 
@@ -57,3 +57,38 @@ def test_unknown_choices_are_named_on_one_line(call, words: list[str]) -> None:
     for word in words:
         assert word in message
     assert isinstance(err.value, UserError)
+
+
+def test_every_dataset_has_its_metrics() -> None:
+    assert set(METRICS) == set(DATASETS)
+    assert all(METRICS[name] for name in METRICS)
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "options"),
+    [
+        ("calorimeter", "energy", {"n_pool": 20, "n_val": 10, "n_test": 10}),
+        ("calorimeter", "position", {"n_pool": 20, "n_val": 10, "n_test": 10}),
+        ("digits", None, {}),
+        ("iris", None, {}),
+        ("breast_cancer", None, {}),
+        ("wine", None, {}),
+    ],
+)
+def test_quality_metric_is_what_the_loader_reports(name: str, task: str | None, options) -> None:
+    ds = load_dataset(name, task=task, **options)
+    assert quality_metric(name, task) == ds.metric
+    assert quality_metric(name, ds.task) == ds.metric
+    assert next(iter(METRICS[name])) == load_dataset(name, **options).task, "default task first"
+
+
+@pytest.mark.parametrize(
+    ("name", "task"), [("imagenet", None), ("calorimeter", "momentum"), ("mnist", "regression")]
+)
+def test_quality_metric_names_unknown_choices_as_load_dataset_does(name: str, task) -> None:
+    with pytest.raises(DataError) as by_registry:
+        quality_metric(name, task)
+    with pytest.raises(DataError) as by_loading:
+        load_dataset(name, task=task, download=False)
+    assert str(by_registry.value) == str(by_loading.value)
+    assert "\n" not in str(by_registry.value)

@@ -19,7 +19,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("cfg", CONFIGS)
 def test_interval_forward_contains_every_output(cfg: dict) -> None:
-    pytest.importorskip("stalwart.robustness.bounds")
+    pytest.importorskip("stalwart.models.interval")
     torch.manual_seed(0)
     model = build_model(cfg, (1, 9, 9), n_outputs=2).eval()
     model.set_output_affine(torch.tensor([1.0, -2.0]), torch.tensor([3.0, 0.5]))

@@ -6,16 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from stalwart.robustness.attacks import PGD, robust_accuracy
-from stalwart.robustness.bounds import (
+from stalwart.models.interval import (
     Residual,
     append_fixed_features,
     interval_bounds,
-    log_sensitivity,
-    margin_lower_bounds,
     register_interval_handler,
-    verified_accuracy,
 )
+from stalwart.robustness.attacks import PGD, robust_accuracy
+from stalwart.robustness.bounds import log_sensitivity, margin_lower_bounds, verified_accuracy
 
 torch.set_num_threads(1)
 TOL = 1e-4

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from stalwart.selection import Halving, Trial, get_criterion, make_strategy
 
 from ._driver import drive
+from ._setup import setup
 
 MEAN = get_criterion("mean")
 
@@ -29,7 +30,7 @@ def table(n_configs: int, n_instances: int, seed: int = 0) -> np.ndarray:
 
 def test_paper_cost_6912_configs() -> None:
     n, k, n_inst = 6912, 5, 50
-    s = Halving(ids(n), n_instances=n_inst, criterion=MEAN, direction="minimize", warmup=k)
+    s = Halving(setup(ids(n), n_instances=n_inst, criterion=MEAN, direction="minimize"), warmup=k)
     batches = drive(s, table(n, n_inst), ids(n))
     sizes = [len(b) for b in batches]
     assert sizes == [n * k, 3456, 1728, 864, 432, 216, 108, 54, 27, 14, 7, 4, 2]
@@ -46,7 +47,7 @@ def test_median_rule_and_decision_records() -> None:
     # Means (minimize) 1, 2, 3, 4: median 2.5, so the two worst go.
     values = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
     cfg = ["a", "b", "c", "d"]
-    s = Halving(cfg, n_instances=2, criterion="mean", direction="minimize", warmup=1)
+    s = Halving(setup(cfg, n_instances=2, criterion="mean", direction="minimize"), warmup=1)
     drive(s, values, cfg)
     first = [d for d in s.decisions if d.step == 0]
     assert [(d.config_id, d.action) for d in first] == [("c", "removed"), ("d", "removed")]
@@ -63,7 +64,7 @@ def test_odd_count_and_ties_with_the_median_survive() -> None:
     # 5 configs, maximize accuracy: 0.9, 0.8, 0.8, 0.8, 0.7 -> median 0.8; only 0.7 goes.
     acc = np.array([[0.9], [0.8], [0.8], [0.8], [0.7]])
     cfg = list("abcde")
-    s = Halving(cfg, n_instances=3, criterion="mean", direction="maximize", warmup=1)
+    s = Halving(setup(cfg, n_instances=3, criterion="mean", direction="maximize"), warmup=1)
     s.ask()
     for i, c in enumerate(cfg):
         s.tell(Trial(c, 0), acc[i, 0])
@@ -74,7 +75,7 @@ def test_odd_count_and_ties_with_the_median_survive() -> None:
 
 def test_all_tied_configs_all_survive_to_n_instances() -> None:
     cfg = list("abcd")
-    s = Halving(cfg, n_instances=4, criterion="mean", direction="minimize", warmup=2)
+    s = Halving(setup(cfg, n_instances=4, criterion="mean", direction="minimize"), warmup=2)
     drive(s, np.ones((4, 4)), cfg)
     assert s.n_asked == 16 and s.survivors == cfg
     assert s.selection == "a"  # ties go to the earlier config
@@ -84,11 +85,12 @@ def test_all_tied_configs_all_survive_to_n_instances() -> None:
 def test_failed_instances_count_as_worst() -> None:
     values = np.array([[0.1, np.nan], [0.5, 0.5], [0.6, 0.6], [0.7, 0.7]])
     cfg = list("abcd")
-    s = Halving(cfg, n_instances=2, criterion="mean", direction="minimize", warmup=2)
+    s = Halving(setup(cfg, n_instances=2, criterion="mean", direction="minimize"), warmup=2)
     drive(s, values, cfg)
     assert "a" not in s.survivors and s.selection == "b"
     s = Halving(
-        cfg, n_instances=2, criterion="mean", direction="minimize", warmup=2, failures="ignore"
+        setup(cfg, n_instances=2, criterion="mean", direction="minimize", failures="ignore"),
+        warmup=2,
     )
     drive(s, values, cfg)
     assert s.selection == "a"
@@ -102,12 +104,14 @@ def test_deterministic_and_tell_order_independent() -> None:
     runs = []
     for seed in (None, 0, 1, 2):
         s = Halving(
-            ids(n),
-            n_instances=n_inst,
-            criterion="pd",
-            direction="minimize",
+            setup(
+                ids(n),
+                n_instances=n_inst,
+                criterion="pd",
+                direction="minimize",
+                instance_order=order,
+            ),
             warmup=3,
-            instance_order=order,
         )
         rng = None if seed is None else np.random.default_rng(seed)
         drive(s, values, ids(n), rng=rng)
@@ -118,12 +122,14 @@ def test_deterministic_and_tell_order_independent() -> None:
 def test_instances_follow_instance_order() -> None:
     cfg = ["a", "b"]
     s = Halving(
-        cfg,
-        n_instances=4,
-        criterion="mean",
-        direction="minimize",
+        setup(
+            cfg,
+            n_instances=4,
+            criterion="mean",
+            direction="minimize",
+            instance_order=[7, 3, 5, 1],
+        ),
         warmup=2,
-        instance_order=[7, 3, 5, 1],
     )
     assert sorted(s.ask()) == [Trial("a", 3), Trial("a", 7), Trial("b", 3), Trial("b", 7)]
 
@@ -132,7 +138,9 @@ def test_train_winner() -> None:
     values = table(8, 10)
     cfg = ids(8)
     s = Halving(
-        cfg, n_instances=10, criterion="mean", direction="minimize", warmup=2, train_winner=True
+        setup(cfg, n_instances=10, criterion="mean", direction="minimize"),
+        warmup=2,
+        train_winner=True,
     )
     batches = drive(s, values, cfg)
     # 8 -> 4 -> 2 -> 1 with 2, 3, 4 instances; then the winner trains instances 5..10.
@@ -142,13 +150,9 @@ def test_train_winner() -> None:
     assert s.decisions[-1].n_instances == 10
     # A budget that runs out while the winner trains stops there.
     s = Halving(
-        cfg,
-        n_instances=10,
-        criterion="mean",
-        direction="minimize",
+        setup(cfg, n_instances=10, criterion="mean", direction="minimize", budget=25),
         warmup=2,
         train_winner=True,
-        budget=25,
     )
     drive(s, values, cfg)
     assert s.selection == "c00000" and s.n_observed("c00000") == 4 + 3  # 16 + 4 + 2 + 3 = 25
@@ -158,20 +162,26 @@ def test_train_winner() -> None:
 def test_budget_cuts_a_batch_and_selects_among_survivors() -> None:
     values = table(8, 10)
     cfg = ids(8)
-    s = Halving(cfg, n_instances=10, criterion="mean", direction="minimize", warmup=2, budget=18)
+    s = Halving(
+        setup(cfg, n_instances=10, criterion="mean", direction="minimize", budget=18),
+        warmup=2,
+    )
     batches = drive(s, values, cfg)
     assert [len(b) for b in batches] == [16, 2]  # 4 survivors wanted 4 trials, got 2
     assert s.n_asked == 18 and s.selection == "c00000"
     assert s.decisions[-1].reason == "budget exhausted"
     # A budget that ends exactly at a step boundary stops there.
-    s = Halving(cfg, n_instances=10, criterion="mean", direction="minimize", warmup=2, budget=16)
+    s = Halving(
+        setup(cfg, n_instances=10, criterion="mean", direction="minimize", budget=16),
+        warmup=2,
+    )
     drive(s, values, cfg)
     assert s.n_asked == 16 and s.done and len(s.survivors) == 4
 
 
 def test_finish_selects_among_survivors_with_values() -> None:
     cfg = ["a", "b", "c"]
-    s = Halving(cfg, n_instances=5, criterion="mean", direction="maximize", warmup=2)
+    s = Halving(setup(cfg, n_instances=5, criterion="mean", direction="maximize"), warmup=2)
     trials = s.ask()
     for t in trials[:3]:
         s.tell(t, {"a": 0.1, "b": 0.9, "c": 0.5}[t.config_id])
@@ -188,20 +198,22 @@ def test_finish_selects_among_survivors_with_values() -> None:
 
 
 def test_warmup_is_capped_and_validated() -> None:
-    s = Halving(["a", "b"], n_instances=3, criterion="mean", direction="minimize")
+    s = Halving(setup(["a", "b"], n_instances=3, criterion="mean", direction="minimize"))
     assert s.warmup == 3 and len(s.ask()) == 6
     with pytest.raises(ValueError, match="warmup"):
-        Halving(["a"], n_instances=3, criterion="mean", direction="minimize", warmup=0)
+        Halving(setup(["a"], n_instances=3, criterion="mean", direction="minimize"), warmup=0)
     with pytest.raises(ValueError, match="train_winner"):
         make_strategy(
-            "halving", ["a"], n_instances=3, criterion=MEAN, direction="minimize", train_winner=1
+            "halving",
+            setup(["a"], n_instances=3, criterion=MEAN, direction="minimize"),
+            train_winner=1,
         )
 
 
 def test_threshold_is_in_value_units_when_maximizing() -> None:
     acc = np.array([[0.9, 0.9], [0.8, 0.8], [0.7, 0.7], [0.6, 0.6]])
     cfg = list("abcd")
-    s = Halving(cfg, n_instances=2, criterion="q3", direction="maximize", warmup=2)
+    s = Halving(setup(cfg, n_instances=2, criterion="q3", direction="maximize"), warmup=2)
     drive(s, acc, cfg)
     removed = [d for d in s.decisions if d.action == "removed"]
     assert [d.config_id for d in removed] == ["c", "d"]
@@ -216,7 +228,7 @@ def test_threshold_is_in_value_units_when_maximizing() -> None:
 def test_median_rule_equals_value_above_median(values: list[float], direction: str) -> None:
     """Removing keys above the sorted element ceil(n/2)-1 == removing "worse than median"."""
     cfg = [f"c{i}" for i in range(len(values))]
-    s = Halving(cfg, n_instances=2, criterion="mean", direction=direction, warmup=1)
+    s = Halving(setup(cfg, n_instances=2, criterion="mean", direction=direction), warmup=1)
     s.ask()
     for c, v in zip(cfg, values, strict=True):
         s.tell(Trial(c, 0), v)
@@ -244,8 +256,12 @@ def test_final_survivors_race_on_every_instance():
     n_configs, n = 16, 10
     table = rng.normal(0.0, 1.0, (n_configs, n)) + np.linspace(0, 0.5, n_configs)[:, None]
     ids = [f"c{i}" for i in range(n_configs)]
-    s = make_strategy("halving", ids, n_instances=n, criterion=get_criterion("mean"),
-                      direction="minimize", warmup=2, final_survivors=4)
+    s = make_strategy(
+        "halving",
+        setup(ids, n_instances=n, criterion=get_criterion("mean"), direction="minimize"),
+        warmup=2,
+        final_survivors=4,
+    )
     asked = 0
     while not s.done:
         batch = s.ask()
@@ -267,5 +283,8 @@ def test_final_survivors_must_be_positive():
     from stalwart.selection import make_strategy
 
     with pytest.raises(ValueError, match="final_survivors"):
-        make_strategy("halving", ["a", "b"], n_instances=3, criterion="mean",
-                      direction="minimize", final_survivors=0)
+        make_strategy(
+            "halving",
+            setup(["a", "b"], n_instances=3, criterion="mean", direction="minimize"),
+            final_survivors=0,
+        )

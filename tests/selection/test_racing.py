@@ -11,6 +11,7 @@ from scipy import stats
 from stalwart.selection import Racing, Trial, make_strategy
 
 from ._driver import drive
+from ._setup import setup
 
 # ---- the hand-checked race -----------------------------------------------------------
 # 5 configs x 6 instances of validation accuracy (maximize). Columns are instance indices
@@ -84,11 +85,13 @@ def test_hand_checked_numbers() -> None:
 
 def test_hand_checked_race() -> None:
     s = Racing(
-        CONFIGS,
-        n_instances=6,
-        criterion="max",
-        direction="maximize",
-        instance_order=INSTANCE_ORDER,
+        setup(
+            CONFIGS,
+            n_instances=6,
+            criterion="max",
+            direction="maximize",
+            instance_order=INSTANCE_ORDER,
+        ),
         test="welch",
         alpha=0.05,
         start=3,
@@ -128,11 +131,13 @@ def test_hand_checked_race() -> None:
 def test_hand_checked_race_selects_by_criterion() -> None:
     """The same race with the mean criterion selects A."""
     s = Racing(
-        CONFIGS,
-        n_instances=6,
-        criterion="mean",
-        direction="maximize",
-        instance_order=INSTANCE_ORDER,
+        setup(
+            CONFIGS,
+            n_instances=6,
+            criterion="mean",
+            direction="maximize",
+            instance_order=INSTANCE_ORDER,
+        ),
     )
     drive(s, ACCURACY, CONFIGS)
     assert s.selection == "A"
@@ -149,7 +154,11 @@ def losses(n_configs: int, n_instances: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("test", ["welch", "ks", "mannwhitney"])
 def test_location_races_keep_the_best(test: str) -> None:
     cfg = [f"m{i}" for i in range(10)]
-    s = Racing(cfg, n_instances=20, criterion="mean", direction="minimize", test=test, start=4)
+    s = Racing(
+        setup(cfg, n_instances=20, criterion="mean", direction="minimize"),
+        test=test,
+        start=4,
+    )
     drive(s, losses(10, 20), cfg)
     assert s.selection == "m0"
     assert s.n_asked < 10 * 20
@@ -167,7 +176,11 @@ def test_spread_races_drop_noisy_models(test: str) -> None:
     values[0] -= 0.5
     values[1] -= 0.4
     cfg = ["steady", "steady2", "noisy", "noisier"]
-    s = Racing(cfg, n_instances=30, criterion="std", direction="minimize", test=test, start=5)
+    s = Racing(
+        setup(cfg, n_instances=30, criterion="std", direction="minimize"),
+        test=test,
+        start=5,
+    )
     drive(s, values, cfg)
     removed = {d.config_id for d in s.decisions if d.action == "removed"}
     assert {"noisy", "noisier"} <= removed and "steady" not in removed
@@ -176,8 +189,8 @@ def test_spread_races_drop_noisy_models(test: str) -> None:
 def test_patience_needs_consecutive_significance() -> None:
     cfg = [f"m{i}" for i in range(6)]
     values = losses(6, 20, seed=2)
-    impatient = Racing(cfg, n_instances=20, criterion="mean", direction="minimize")
-    patient = Racing(cfg, n_instances=20, criterion="mean", direction="minimize", patience=3)
+    impatient = Racing(setup(cfg, n_instances=20, criterion="mean", direction="minimize"))
+    patient = Racing(setup(cfg, n_instances=20, criterion="mean", direction="minimize"), patience=3)
     drive(impatient, values, cfg)
     drive(patient, values, cfg)
     first = {d.config_id: d.step for d in impatient.decisions if d.action == "removed"}
@@ -189,18 +202,18 @@ def test_failed_instances_are_removed_under_worst() -> None:
     values = losses(4, 8)
     values[1, 0] = np.nan
     cfg = list("abcd")
-    s = Racing(cfg, n_instances=8, criterion="mean", direction="minimize", start=3)
+    s = Racing(setup(cfg, n_instances=8, criterion="mean", direction="minimize"), start=3)
     drive(s, values, cfg)
     (d,) = [d for d in s.decisions if d.config_id == "b"]
     assert (d.step, d.reason, d.p_value) == (2, "failed instance", None)
-    s = Racing(cfg, n_instances=8, criterion="mean", direction="minimize", failures="ignore")
+    s = Racing(setup(cfg, n_instances=8, criterion="mean", direction="minimize", failures="ignore"))
     drive(s, values, cfg)
     assert all(d.reason != "failed instance" for d in s.decisions)
 
 
 def test_identical_samples_do_not_crash() -> None:
     cfg = list("abc")
-    s = Racing(cfg, n_instances=5, criterion="std", direction="maximize", test="levene")
+    s = Racing(setup(cfg, n_instances=5, criterion="std", direction="maximize"), test="levene")
     drive(s, np.full((3, 5), 0.5), cfg)
     assert s.survivors == cfg and s.selection == "a"
 
@@ -211,7 +224,9 @@ def test_deterministic_and_tell_order_independent() -> None:
     order = list(np.random.default_rng(9).permutation(15))
     runs = []
     for seed in (None, 0, 1):
-        s = Racing(cfg, n_instances=15, criterion="pd", direction="minimize", instance_order=order)
+        s = Racing(
+            setup(cfg, n_instances=15, criterion="pd", direction="minimize", instance_order=order),
+        )
         drive(s, values, cfg, rng=None if seed is None else np.random.default_rng(seed))
         runs.append(([d.to_dict() for d in s.decisions], s.selection, s.n_asked))
     assert all(r == runs[0] for r in runs)
@@ -219,7 +234,7 @@ def test_deterministic_and_tell_order_independent() -> None:
 
 def test_budget() -> None:
     cfg = [f"m{i}" for i in range(5)]
-    s = Racing(cfg, n_instances=10, criterion="mean", direction="minimize", budget=12)
+    s = Racing(setup(cfg, n_instances=10, criterion="mean", direction="minimize", budget=12))
     batches = drive(s, losses(5, 10), cfg)
     assert [len(b) for b in batches] == [5, 5, 2]
     assert s.n_asked == 12 and s.decisions[-1].reason == "budget exhausted"
@@ -230,4 +245,4 @@ def test_parameters_are_validated() -> None:
     kw = {"n_instances": 5, "criterion": "mean", "direction": "minimize"}
     for bad in ({"test": "t"}, {"alpha": 1.5}, {"start": 1}, {"patience": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
-            make_strategy("racing", ["a", "b"], **kw, **bad)
+            make_strategy("racing", setup(["a", "b"], **kw), **bad)

@@ -18,20 +18,17 @@ import math
 import sys
 from typing import Any
 
+from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary
 from stalwart.analysis.replay import (
-    BASELINES,
-    Reference,
-    ReplayOutcome,
-    ReplaySummary,
     check_order,
     random_orders,
     replay,
     replay_many,
+    strategy_names,
 )
 from stalwart.analysis.table import ResultTable, read_table
+from stalwart.checks import first, integer
 from stalwart.errors import UserError
-
-STRATEGY_NAMES: tuple[str, ...] = ("exhaustive", "halving", "racing", *BASELINES)
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +41,7 @@ def register(subparsers: Any) -> None:
         "the exhaustive search over the whole table.",
     )
     p.add_argument("table", help="wide CSV: one row per config, one column per instance")
-    p.add_argument("--strategy", required=True, help=f"one of: {', '.join(STRATEGY_NAMES)}")
+    p.add_argument("--strategy", required=True, help=f"one of: {', '.join(strategy_names())}")
     p.add_argument(
         "--param",
         action="append",
@@ -161,16 +158,17 @@ def _load(args: argparse.Namespace) -> ResultTable:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``stalwart replay``; returns the exit status."""
-    if args.strategy not in STRATEGY_NAMES:
-        raise UserError(
-            f"--strategy {args.strategy!r} is unknown; valid: {', '.join(STRATEGY_NAMES)}"
-        )
-    if args.repeats < 1:
-        raise UserError(f"--repeats must be >= 1, got {args.repeats}")
-    if args.top_k < 1:
-        raise UserError(f"--top-k must be >= 1, got {args.top_k}")
-    if args.budget is not None and args.budget < 1:
-        raise UserError(f"--budget must be >= 1, got {args.budget}")
+    names = strategy_names()
+    if args.strategy not in names:
+        raise UserError(f"--strategy {args.strategy!r} is unknown; valid: {', '.join(names)}")
+    first(
+        [
+            *integer("--repeats", args.repeats, low=1),
+            *integer("--top-k", args.top_k, low=1),
+            *([] if args.budget is None else integer("--budget", args.budget, low=1)),
+        ],
+        UserError,
+    )
     table = _load(args)
     crit = _criterion(args)
     params = _strategy_params(args)

@@ -1,4 +1,7 @@
-"""``stalwart run | status | show | results``: wiring of spec, store, executor and study."""
+"""``stalwart run | status | show | results``: arguments in, :mod:`stalwart.study` called, text out.
+
+``run`` is :func:`stalwart.study.run` with a progress view; the others read a study's store.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,10 @@ from rich.table import Table
 
 from stalwart.core import Decision, InstanceResult
 from stalwart.errors import UserError
+from stalwart.execution import EXECUTORS
 from stalwart.selection.base import Strategy
 from stalwart.store import Store
-from stalwart.study import Progress, check_metric, open_study, run_study, stored_spec
+from stalwart.study import Progress, StudyInterrupted, run, stored_spec
 from stalwart.summary import StudySummary, summarize
 
 
@@ -26,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="the study spec (YAML)")
     p.add_argument("--study-dir", help="where the study's store lives (default: studies/<name>)")
     p.add_argument("--workers", type=int, help="parallel trainings (default: spec, else one per core)")
-    p.add_argument("--executor", choices=["local", "serial", "ray"], default="local",
+    p.add_argument("--executor", choices=list(EXECUTORS), default="local",
                    help="where instances train (default: local worker processes)")
     p.add_argument("--address", help="Ray cluster address ('auto' joins a running cluster)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -50,52 +53,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ---- run ---------------------------------------------------------------------------------
-def _make_executor(args: argparse.Namespace, workers: int | None, max_retries: int):
-    if args.executor == "serial":
-        from stalwart.execution.base import SerialExecutor
-
-        return SerialExecutor()
-    if args.executor == "ray":
-        try:
-            from stalwart.execution.ray import RayExecutor
-        except ImportError as exc:
-            raise UserError(f"--executor ray: {exc} (install it with: pip install 'stalwart[ray]')") from None
-        # Without an address a private Ray instance starts: --workers sizes it.
-        return RayExecutor(address=args.address, max_retries=max_retries,
-                           num_cpus=workers if args.address is None else None)
-    from stalwart.execution.local import LocalExecutor
-
-    if workers is not None and workers < 1:
-        raise UserError("--workers: must be >= 1")
-    return LocalExecutor(workers, max_retries=max_retries)
-
-
-def halving_plan(n_configs: int, warmup: int, n_instances: int) -> int:
-    """Trainings successive halving needs when no ties occur (for the progress bar's ETA)."""
-    total, survivors, instances = n_configs * min(warmup, n_instances), n_configs, min(warmup, n_instances)
-    survivors = math.ceil(survivors / 2)
-    while survivors > 1 and instances < n_instances:
-        total += survivors
-        instances += 1
-        survivors = math.ceil(survivors / 2)
-    return total
-
-
 class _ProgressView:
     """A rich progress bar on a terminal; a line per elimination step elsewhere."""
 
-    def __init__(self, console: Console, quiet: bool, planned: int | None) -> None:
+    def __init__(self, console: Console, quiet: bool) -> None:
         self.console = console
         self.quiet = quiet
-        self.planned = planned
         self.bar: Any = None
         self.task: Any = None
         self.done = 0
         self.survivors = 0
 
-    def on_start(self, n_configs: int, n_exhaustive: int, n_done: int) -> None:
+    def on_start(self, n_configs: int, n_exhaustive: int, n_done: int, n_planned: int | None) -> None:
         self.survivors = n_configs
-        total = min(self.planned or n_exhaustive, n_exhaustive)
+        total = min(n_planned or n_exhaustive, n_exhaustive)
         if not self.quiet:
             self.console.print(f"{n_configs} configs; {n_done} trainings already in the store; "
                                f"about {total} planned (exhaustive: {n_exhaustive})")
@@ -141,42 +112,24 @@ class _ProgressView:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from stalwart.spec import load_spec
-
-    spec = load_spec(args.spec)
-    study_dir = Path(args.study_dir or Path("studies") / spec.name)
-    workers = args.workers if args.workers is not None else spec.workers
-    check_metric(spec)
-    store = open_study(spec, study_dir)
     console = Console(stderr=True, soft_wrap=True)
+    view = _ProgressView(console, args.quiet)
+    progress = Progress(on_start=view.on_start, on_result=view.on_result,
+                        on_decisions=view.on_decisions)
     try:
-        store.acquire_driver()
-        executor = _make_executor(args, workers, spec.training.max_retries)
-        planned = None
-        if spec.strategy.name == "halving":
-            planned = halving_plan(len(store.configs()), int(spec.strategy.params.get("warmup", 5)),
-                                   spec.instances.n)
-        view = _ProgressView(console, args.quiet, planned)
-        progress = Progress(on_start=view.on_start, on_result=view.on_result,
-                            on_decisions=view.on_decisions)
-        started = time.monotonic()
-        weights_dir = str(study_dir / "weights") if spec.training.save_weights else None
-        try:
-            outcome = run_study(spec, store, executor, progress=progress, weights_dir=weights_dir)
-        except KeyboardInterrupt:
-            view.stop()
-            console.print(f"interrupted: {store.n_results()} finished trainings are safe in "
-                          f"{study_dir}; run the same command again to resume")
-            return 130
-        finally:
-            view.stop()
-        summary = summarize(store, spec)
+        done = run(args.spec, args.study_dir, executor=args.executor, workers=args.workers,
+                   address=args.address, progress=progress)
+    except StudyInterrupted as exc:
+        view.stop()  # the bar off the terminal before the message
+        console.print(f"interrupted: {exc.n_results} finished trainings are safe in "
+                      f"{exc.study_dir}; run the same command again to resume")
+        return 130
     finally:
-        store.close()
+        view.stop()
     if not args.quiet:
-        console.print(f"done in {time.monotonic() - started:.0f} s")
-    _print_show(summary, Console(soft_wrap=True))
-    return 0 if outcome.selection is not None else 1
+        console.print(f"done in {done.wall_time:.0f} s")
+    _print_show(done.summary, Console(soft_wrap=True))
+    return 0 if done.outcome.selection is not None else 1
 
 
 # ---- status / show ---------------------------------------------------------------------

@@ -7,6 +7,12 @@
 Loading is cached in-process: the same arguments return the **same** :class:`Dataset`
 object, because worker processes call :func:`load_dataset` once per training. Treat the
 returned tensors as read-only.
+
+What a study's driver needs to know of a dataset, its tasks and each task's quality metric,
+is in :data:`METRICS`, read by :func:`quality_metric` without loading anything:
+
+>>> quality_metric("calorimeter", "position")
+'rmse'
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from stalwart.core import canonical_json
+from stalwart.data import calorimeter
 from stalwart.data.base import Dataset
 from stalwart.data.calorimeter import baseline_energy_sum_fit, load_calorimeter
 from stalwart.data.cifar import load_cifar10
 from stalwart.data.mnist import load_fashion_mnist, load_mnist
+from stalwart.data.options import resolve_task
 from stalwart.data.tabular import load_breast_cancer, load_digits, load_iris, load_wine
 from stalwart.errors import DataError
 
@@ -38,6 +46,45 @@ DATASETS: dict[str, Loader] = {
     "breast_cancer": load_breast_cancer,
     "wine": load_wine,
 }
+
+_CLASSIFICATION: dict[str, str] = {"classification": "accuracy"}
+
+METRICS: dict[str, dict[str, str]] = {
+    "calorimeter": dict(calorimeter.METRICS),
+    "fashion_mnist": _CLASSIFICATION,
+    "mnist": _CLASSIFICATION,
+    "cifar10": _CLASSIFICATION,
+    "digits": _CLASSIFICATION,
+    "iris": _CLASSIFICATION,
+    "breast_cancer": _CLASSIFICATION,
+    "wine": _CLASSIFICATION,
+}
+"""Dataset name -> {task: name of its quality metric (``Dataset.metric``)}; the first task
+is the default. The loaders report the same names (``tests/data/test_registry.py``)."""
+
+
+def quality_metric(name: str, task: str | None = None) -> str:
+    """The quality metric a dataset's task reports (e.g. ``"rmse_rel"``), without loading it.
+
+    The trainer reports it as ``val_<metric>`` and ``test_<metric>``.
+
+    Parameters
+    ----------
+    name:
+        A key of :data:`DATASETS`.
+    task:
+        One of the dataset's tasks; None means its default.
+
+    Raises
+    ------
+    DataError
+        Unknown name or task, with the same one-line message :func:`load_dataset` gives.
+    """
+    if name not in METRICS:
+        raise DataError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
+    metrics = METRICS[name]
+    return metrics[resolve_task(name, task, tuple(metrics))]
+
 
 _CACHE_SIZE = 8
 """Datasets kept in memory per process; Fashion-MNIST alone is ~220 MB as float32."""
@@ -104,9 +151,11 @@ def clear_cache() -> None:
 
 __all__ = [
     "DATASETS",
+    "METRICS",
     "Dataset",
     "Loader",
     "baseline_energy_sum_fit",
     "clear_cache",
     "load_dataset",
+    "quality_metric",
 ]

@@ -76,7 +76,9 @@ _CENTRE = GRID // 2
 _CHUNK = 8192
 """Events generated at once: bounds each (chunk, 16, 16) float64 temporary to ~17 MB."""
 
-TASKS = ("energy", "position")
+METRICS = {"energy": "rmse_rel", "position": "rmse"}
+"""Each task's quality metric (``Dataset.metric``); the first task is the default."""
+TASKS = tuple(METRICS)
 FEATURE_NAMES = ("energy_sum", "barycentre_x", "barycentre_y")
 
 
@@ -297,7 +299,7 @@ def load_calorimeter(
         features_test=parts["test"]["features"],
         feature_names=FEATURE_NAMES,
         input_range=(0.0, 1.0),
-        metric="rmse_rel" if task == "energy" else "rmse",
+        metric=METRICS[task],
         normalisation=f"cell energy / {params.e_max:g} GeV, clipped to [0, 1]",
         extras=extras,
     )

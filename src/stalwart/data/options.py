@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stalwart.checks import first, integer
 from stalwart.errors import DataError
 
 
@@ -51,10 +52,13 @@ def resolve_options(
 
 
 def positive_int(dataset: str, name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """``value`` as an int, checked to be > 0 (or >= 0 with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataError(f"option {name!r} of dataset {dataset!r} must be an integer, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise DataError(f"option {name!r} of dataset {dataset!r} must be {bound}, got {value}")
+    """``value`` as an int, checked to be > 0 (or >= 0 with ``allow_zero``).
+
+    Raises
+    ------
+    DataError
+        ``"option 'n_val' of dataset 'mnist': must be an integer >= 1, got 0"`` and the like.
+    """
+    key = f"option {name!r} of dataset {dataset!r}"
+    first(integer(key, value, low=0 if allow_zero else 1), DataError)
     return value

@@ -45,6 +45,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
+from stalwart.checks import first, integer
 from stalwart.core import Config, InstanceResult, Trial
 from stalwart.errors import UserError
 from stalwart.execution.base import Executor
@@ -129,8 +130,7 @@ class RayExecutor(Executor):
     def __init__(self, address: str | None = None, max_retries: int = 1,
                  num_cpus_per_task: float | None = None, num_gpus_per_task: float | None = None,
                  *, num_cpus: int | None = None) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+        first(integer("max_retries", max_retries, low=0))
         self.address = address
         self.max_retries = max_retries
         self.num_cpus_per_task = num_cpus_per_task

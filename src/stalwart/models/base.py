@@ -94,7 +94,8 @@ class StalwartModel(nn.Module):
                       features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interval bounds of ``core`` over ``[lower, upper]`` (features fixed, normalised).
 
-        Families whose layers the robustness module can bound override this.
+        Families built from layers :mod:`stalwart.models.interval` can bound override
+        this.
         """
         raise TypeError(f"{type(self).__name__} has no interval bounds")
 
@@ -102,8 +103,8 @@ class StalwartModel(nn.Module):
                          features: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """Output bounds over the input box ``[lower, upper]`` (``(N, *input_shape)`` each)
-        with ``features`` held fixed: the hook :mod:`stalwart.robustness.bounds` calls for
-        interval metrics. Returns ``(lower_out, upper_out)``, each ``(N, n_outputs)``."""
+        with ``features`` held fixed: the hook :func:`stalwart.models.interval.interval_bounds`
+        calls, for the interval metrics of :mod:`stalwart.robustness.bounds`. Returns ``(lower_out, upper_out)``, each ``(N, n_outputs)``."""
         if self.n_features:
             if features is None:
                 raise ValueError(f"this model needs features of shape (N, {self.n_features})")

@@ -9,9 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from stalwart.checks import boolean, int_list
 from stalwart.models.base import StalwartModel
+from stalwart.models.interval import append_fixed_features, propagate
 from stalwart.models.layers import make_activation
-from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common, check_int_list
+from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
 DEFAULTS: dict[str, Any] = {
     **COMMON_DEFAULTS,
@@ -57,9 +59,6 @@ class MLP(StalwartModel):
 
     def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
                       features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        # Imported here: only interval metrics need it, and models must not depend on it.
-        from stalwart.robustness.bounds import append_fixed_features, propagate
-
         lo, hi = lower.flatten(1), upper.flatten(1)
         if features is not None:
             lo, hi = append_fixed_features(lo, hi, features)
@@ -69,9 +68,8 @@ class MLP(StalwartModel):
 def check(s: Mapping[str, Any]) -> list[str]:
     """``"key: message"`` problems with an ``mlp`` settings mapping."""
     problems = check_common(s)
-    problems += check_int_list("hidden_sizes", s["hidden_sizes"], min_len=0, max_len=8, low=1)
-    if not isinstance(s["batch_norm"], bool):
-        problems.append(f"batch_norm: must be true or false, got {s['batch_norm']!r}")
+    problems += int_list("hidden_sizes", s["hidden_sizes"], min_len=0, max_len=8, low=1)
+    problems += boolean("batch_norm", s["batch_norm"])
     return problems
 
 

@@ -2,8 +2,8 @@
 
 A config is a flat mapping holding architecture *and* training keys; ``config["model"]``
 names the family. The family reads its own keys, the training keys
-(:data:`stalwart.training.TRAINING_KEYS`) are ignored here, and any other key is an error
-reported by :func:`check_model_config`. Keys starting with ``_`` are free annotations
+(:data:`~stalwart.models.config_keys.TRAINING_KEYS`) are ignored here, and any other key is
+an error reported by :func:`check_model_config`. Keys starting with ``_`` are free annotations
 (e.g. ``_note``) and are ignored everywhere.
 """
 
@@ -17,6 +17,7 @@ from torch import nn
 
 from stalwart.models import mlp, resnet, small_cnn
 from stalwart.models.base import StalwartModel
+from stalwart.models.config_keys import TRAINING_KEYS
 from stalwart.models.layers import initialize
 from stalwart.models.spec import ModelFamily
 
@@ -28,14 +29,6 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
 def register_family(family: ModelFamily) -> None:
     """Add (or replace) a model family, e.g. from a plug-in."""
     MODEL_FAMILIES[family.name] = family
-
-
-def _training_keys() -> frozenset[str]:
-    # Imported lazily: stalwart.training builds models, so a module-level import would be
-    # circular.
-    from stalwart.training.settings import TRAINING_KEYS
-
-    return TRAINING_KEYS
 
 
 def check_model_config(config: Mapping[str, Any]) -> list[str]:
@@ -58,7 +51,7 @@ def check_model_config(config: Mapping[str, Any]) -> list[str]:
     family = MODEL_FAMILIES.get(name) if isinstance(name, str) else None
     if family is None:
         return [f"model: unknown family {name!r} (known: {', '.join(sorted(MODEL_FAMILIES))})"]
-    allowed = set(family.defaults) | _training_keys() | {"model"}
+    allowed = set(family.defaults) | TRAINING_KEYS | {"model"}
     problems = [
         f"{k}: unknown key for model {name!r}"
         for k in config

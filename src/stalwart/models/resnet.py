@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from stalwart.checks import integer
 from stalwart.models.base import StalwartModel
 from stalwart.models.layers import make_activation
-from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common, is_int
+from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
 DEFAULTS: dict[str, Any] = {
     **COMMON_DEFAULTS,
@@ -93,9 +94,7 @@ class ResNet18(StalwartModel):
 def check(s: Mapping[str, Any]) -> list[str]:
     """``"key: message"`` problems with a ``resnet18`` settings mapping."""
     problems = check_common(s)
-    if not is_int(s["width"]) or s["width"] < 1:
-        problems.append(f"width: must be an integer >= 1, got {s['width']!r}")
-    return problems
+    return problems + integer("width", s["width"], low=1)
 
 
 def build(s: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int,

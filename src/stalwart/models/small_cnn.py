@@ -19,15 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from stalwart.checks import boolean, int_list, integer
 from stalwart.models.base import StalwartModel
+from stalwart.models.interval import append_fixed_features, propagate
 from stalwart.models.layers import make_activation
-from stalwart.models.spec import (
-    COMMON_DEFAULTS,
-    ModelFamily,
-    check_common,
-    check_int_list,
-    is_int,
-)
+from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
 DEFAULTS: dict[str, Any] = {
     **COMMON_DEFAULTS,
@@ -118,9 +114,6 @@ class SmallCNN(StalwartModel):
 
     def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
                       features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        # Imported here: only interval metrics need it, and models must not depend on it.
-        from stalwart.robustness.bounds import append_fixed_features, propagate
-
         lo, hi = propagate(self.features_net, lower, upper)
         lo, hi = lo.flatten(1), hi.flatten(1)
         if features is not None:
@@ -131,16 +124,13 @@ class SmallCNN(StalwartModel):
 def check(s: Mapping[str, Any]) -> list[str]:
     """``"key: message"`` problems with a ``small_cnn`` settings mapping."""
     problems = check_common(s)
-    problems += check_int_list("conv_channels", s["conv_channels"], min_len=0, max_len=2, low=1)
-    problems += check_int_list("fc_sizes", s["fc_sizes"], min_len=0, max_len=3, low=1)
-    problems += check_int_list("pool_sizes", s["pool_sizes"], min_len=0, max_len=2, low=0)
-    problems += check_int_list("pool_strides", s["pool_strides"], min_len=0, max_len=2, low=0)
-    if not is_int(s["kernel_size"]) or not 1 <= s["kernel_size"] <= 7:
-        problems.append(f"kernel_size: must be an integer in 1..7, got {s['kernel_size']!r}")
-    if not is_int(s["padding"]) or s["padding"] < 0:
-        problems.append(f"padding: must be an integer >= 0, got {s['padding']!r}")
-    if not isinstance(s["conv_bias"], bool):
-        problems.append(f"conv_bias: must be true or false, got {s['conv_bias']!r}")
+    problems += int_list("conv_channels", s["conv_channels"], min_len=0, max_len=2, low=1)
+    problems += int_list("fc_sizes", s["fc_sizes"], min_len=0, max_len=3, low=1)
+    problems += int_list("pool_sizes", s["pool_sizes"], min_len=0, max_len=2, low=0)
+    problems += int_list("pool_strides", s["pool_strides"], min_len=0, max_len=2, low=0)
+    problems += integer("kernel_size", s["kernel_size"], low=1, high=7)
+    problems += integer("padding", s["padding"], low=0)
+    problems += boolean("conv_bias", s["conv_bias"])
     return problems
 
 

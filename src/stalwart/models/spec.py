@@ -1,9 +1,9 @@
-"""What a model family is, and the small value checkers the families share.
+"""What a model family is, and the check of the keys every family shares.
 
 A family declares its architecture keys with their defaults, a checker that turns bad
-values into ``"key: message"`` strings (so a study spec can report every problem at once),
-and a builder. Keys shared by every family: ``model``, ``activation``, ``init``,
-``dropout``, ``extra_inputs``.
+values into ``"key: message"`` strings (so a study spec can report every problem at once;
+the value checks come from :mod:`stalwart.checks`), and a builder. Keys shared by every
+family: ``model``, ``activation``, ``init``, ``dropout``, ``extra_inputs``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stalwart.checks import number
 from stalwart.models.base import StalwartModel
 from stalwart.models.layers import ACTIVATIONS, INIT_SCHEMES
 
@@ -57,27 +58,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 
-def is_int(v: Any) -> bool:
-    """True for ints (bools excluded: ``True`` is not a layer width)."""
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def is_number(v: Any) -> bool:
-    """True for ints and floats (bools excluded)."""
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def check_int_list(key: str, v: Any, *, min_len: int, max_len: int, low: int) -> list[str]:
-    """Problems with a list of ints of bounded length whose items are all >= ``low``."""
-    if not isinstance(v, list | tuple) or not all(is_int(i) for i in v):
-        return [f"{key}: must be a list of integers, got {v!r}"]
-    if not min_len <= len(v) <= max_len:
-        return [f"{key}: must have {min_len} to {max_len} entries, got {len(v)}"]
-    if any(i < low for i in v):
-        return [f"{key}: entries must be >= {low}, got {list(v)}"]
-    return []
-
-
 def check_common(s: Mapping[str, Any]) -> list[str]:
     """Problems with the keys every family shares."""
     problems: list[str] = []
@@ -87,8 +67,7 @@ def check_common(s: Mapping[str, Any]) -> list[str]:
         )
     if s["init"] not in INIT_SCHEMES:
         problems.append(f"init: unknown scheme {s['init']!r} (known: {', '.join(INIT_SCHEMES)})")
-    if not is_number(s["dropout"]) or not 0.0 <= s["dropout"] < 1.0:
-        problems.append(f"dropout: must be a number in [0, 1), got {s['dropout']!r}")
+    problems += number("dropout", s["dropout"], low=0.0, high=1.0, high_open=True)
     extra = s["extra_inputs"]
     if not isinstance(extra, list | tuple) or not all(isinstance(n, str) and n for n in extra):
         problems.append(f"extra_inputs: must be a list of feature names, got {extra!r}")

@@ -5,13 +5,17 @@
   :func:`robust_accuracy`.
 - :mod:`.corruptions`: CIFAR-10-C-style corruptions and geometric transforms
   (:func:`corrupt`, :data:`CORRUPTIONS`, :func:`corruption_accuracy`).
-- :mod:`.bounds`: interval bound propagation (:func:`interval_bounds`), the
-  output-box :func:`log_sensitivity` and :func:`verified_accuracy`.
+- :mod:`.bounds`: the output-box :func:`log_sensitivity` and :func:`verified_accuracy`,
+  built on the interval bound propagation of :mod:`stalwart.models.interval`
+  (:func:`interval_bounds`, :class:`Residual`, :func:`register_interval_handler`, exported
+  here too).
 - :mod:`.metrics`: evaluators for studies (:func:`make_evaluator`, :data:`EVALUATORS`).
 - :mod:`.eval_command`: :func:`evaluate_checkpoint`, the engine of ``stalwart eval``.
 """
 
 from __future__ import annotations
+
+from stalwart.models.interval import Residual, interval_bounds, register_interval_handler
 
 from .attacks import (
     APGD,
@@ -24,13 +28,7 @@ from .attacks import (
     make_attack,
     robust_accuracy,
 )
-from .bounds import (
-    Residual,
-    interval_bounds,
-    log_sensitivity,
-    register_interval_handler,
-    verified_accuracy,
-)
+from .bounds import log_sensitivity, verified_accuracy
 from .corruptions import CORRUPTIONS, corrupt, corruption_accuracy
 from .eval_command import evaluate_checkpoint
 from .metrics import EVALUATORS, evaluator_params, make_evaluator

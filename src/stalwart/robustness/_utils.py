@@ -1,31 +1,20 @@
-"""Helpers shared by the robustness layer: eval-mode handling and feature-aware calls."""
+"""Helpers shared by the robustness layer: feature-aware calls, batching, the model's device.
+
+Running a model in eval (or train) mode and restoring it after is model code:
+:mod:`stalwart.models.modes`.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
 
+from stalwart.checks import first, integer
+
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` (and every submodule) in eval mode, restoring each module's flag after.
-
-    Restoring per module rather than calling ``model.train(was_training)`` keeps mixed
-    states intact (for example a model whose BatchNorm layers were frozen on purpose).
-    """
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def accepts_features(model: nn.Module) -> bool:
@@ -56,8 +45,7 @@ def logits_fn(model: nn.Module, features: torch.Tensor | None = None) -> LogitsF
 
 def batches(n: int, batch_size: int) -> Iterator[slice]:
     """Consecutive slices covering ``range(n)`` in chunks of ``batch_size``."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    first(integer("batch_size", batch_size, low=1))
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
 

@@ -27,7 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import batches, eval_mode, logits_fn, model_device
+from stalwart.checks import choice, first
+from stalwart.models.modes import eval_mode
+
+from ._utils import batches, logits_fn, model_device
 
 Corruption = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 
@@ -340,12 +343,8 @@ def corrupt(
     Tensor
         ``(N, C, H, W)`` corrupted images in ``input_range``, same dtype and device.
     """
-    if name not in CORRUPTIONS:
-        raise ValueError(
-            f"unknown corruption {name!r}; known corruptions: {', '.join(sorted(CORRUPTIONS))}"
-        )
-    if severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
+    first(choice("name", name, sorted(CORRUPTIONS), what="corruption")
+          + choice("severity", severity, SEVERITIES, what="severity"))
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"expected images (N, C, H, W) with C in (1, 3), got {tuple(x.shape)}")
     low, high = input_range

@@ -12,8 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.base import Dataset
-from ._utils import accepts_features, batches, eval_mode, logits_fn, model_device
+from stalwart.data.base import Dataset
+from stalwart.models.modes import eval_mode
+
+from ._utils import accepts_features, batches, logits_fn, model_device
 from .attacks import ATTACKS, DEFAULT_EPS, attack_params, make_attack, robust_accuracy
 from .bounds import log_sensitivity
 from .corruptions import CORRUPTIONS, corruption_accuracy

@@ -13,7 +13,7 @@ Models with extra scalar features: when ``dataset.features_test`` is not ``None`
 model declares ``uses_features = True`` (or its ``forward`` has a ``features`` parameter),
 it is called as ``model(x, features=f)`` with the matching rows, held fixed under attack.
 For interval metrics such a model must implement ``interval_forward(lower, upper,
-features)`` (see :mod:`stalwart.robustness.bounds`).
+features)`` (see :mod:`stalwart.models.interval`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.base import Dataset
+from stalwart.checks import choice, first, integer
+from stalwart.data.base import Dataset
+
 from ._utils import accepts_features, model_device
 from .attacks import make_attack, robust_accuracy
 from .bounds import log_sensitivity, verified_accuracy
@@ -39,8 +41,7 @@ def _test_split(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     x, y, f = dataset.x_test, dataset.y_test, dataset.features_test
     if n_samples is not None:
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        first(integer("n_samples", n_samples, low=1))
         x, y = x[:n_samples], y[:n_samples]
         f = None if f is None else f[:n_samples]
     if f is not None and not accepts_features(model):
@@ -94,8 +95,7 @@ def apgd_ce_acc(model: nn.Module, dataset: Dataset, *, eps: float = 8 / 255, ste
                 norm: str = "linf", n_restarts: int = 1, seed: int = 0,
                 n_samples: int | None = None, batch_size: int = 256) -> float:
     """Robust accuracy under APGD-CE (``norm`` linf or l2)."""
-    if norm not in ("linf", "l2"):
-        raise ValueError(f"apgd_ce_acc norm must be 'linf' or 'l2', got {norm!r}")
+    first(choice("norm", norm, ("linf", "l2"), what="apgd_ce_acc norm"))
     return _attack_metric(f"apgd_ce_{norm}", "apgd_ce_acc")(
         model, dataset, n_samples, batch_size, eps=eps, steps=steps, n_restarts=n_restarts,
         seed=seed)
@@ -106,8 +106,7 @@ def autoattack_acc(model: nn.Module, dataset: Dataset, *, eps: float = 8 / 255,
                    seed: int = 0, n_samples: int | None = None,
                    batch_size: int = 256) -> float:
     """Robust accuracy under APGD-CE followed by APGD-T (per-sample worst case)."""
-    if norm not in ("linf", "l2"):
-        raise ValueError(f"autoattack_acc norm must be 'linf' or 'l2', got {norm!r}")
+    first(choice("norm", norm, ("linf", "l2"), what="autoattack_acc norm"))
     return _attack_metric(f"autoattack_{norm}", "autoattack_acc")(
         model, dataset, n_samples, batch_size, eps=eps, steps=steps,
         n_target_classes=n_target_classes, seed=seed)

@@ -1,7 +1,9 @@
 """Model selection strategies: which configs to train next, which to drop, which wins.
 
-Every strategy follows the ask/tell contract of :mod:`stalwart.selection.base` and scores
-configs by a robustness criterion from :mod:`stalwart.selection.criteria`:
+Every strategy is built on a :class:`~stalwart.selection.base.StrategySetup` (configs,
+instances, criterion, direction, budget), follows the ask/tell contract of
+:mod:`stalwart.selection.base` and scores configs by a robustness criterion from
+:mod:`stalwart.selection.criteria`:
 
 * ``exhaustive``: every config gets ``n_instances`` instances; the best wins;
 * ``halving``: successive halving at the median (Algorithm 1 of the paper);
@@ -9,7 +11,7 @@ configs by a robustness criterion from :mod:`stalwart.selection.criteria`:
 """
 
 from stalwart.core import Decision, Direction, Trial
-from stalwart.selection.base import Strategy
+from stalwart.selection.base import Strategy, StrategySetup
 from stalwart.selection.criteria import CRITERIA, Criterion, Failures, get_criterion
 from stalwart.selection.exhaustive import Exhaustive
 from stalwart.selection.halving import Halving
@@ -17,6 +19,7 @@ from stalwart.selection.racing import Racing
 from stalwart.selection.registry import STRATEGIES, make_strategy
 from stalwart.selection.scored import ScoredStrategy, ranking
 from stalwart.selection.significance import TESTS
+from stalwart.selection.step import StepStrategy
 
 __all__ = [
     "CRITERIA",
@@ -30,7 +33,9 @@ __all__ = [
     "Halving",
     "Racing",
     "ScoredStrategy",
+    "StepStrategy",
     "Strategy",
+    "StrategySetup",
     "Trial",
     "get_criterion",
     "make_strategy",

@@ -1,4 +1,4 @@
-"""The ask/tell contract every selection strategy follows.
+"""The ask/tell contract every selection strategy follows, and the setup it is given.
 
 A strategy is pure: it sees instance values, proposes instances, eliminates configs and
 names the selection. It does no I/O and starts no processes, so the very same object runs
@@ -20,14 +20,27 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from stalwart.core import Decision, Direction, Trial
+from stalwart.selection.criteria import (
+    Criterion,
+    Failures,
+    as_criterion,
+    check_direction,
+    check_failures,
+)
 
-__all__ = ["Decision", "Direction", "Strategy", "Trial"]
+__all__ = ["Decision", "Direction", "Strategy", "StrategySetup", "Trial"]
 
 
-class Strategy(ABC):
-    """Base class: bookkeeping of trials, values, budget and decisions.
+@dataclass(frozen=True)
+class StrategySetup:
+    """What every strategy is given: the race, how configs are scored, and the budget.
+
+    Built once by the caller (a study, a replay, a test) and handed to any strategy, so
+    the parameter pack is spelled out in one place. Sequences are stored as tuples and a
+    criterion name becomes a :class:`Criterion`; invalid values raise ``ValueError``.
 
     Parameters
     ----------
@@ -35,40 +48,81 @@ class Strategy(ABC):
         the configs in the race, in a fixed order (ties are broken by this order).
     n_instances:
         the most instances any config may get.
+    criterion:
+        scores configs (a :class:`Criterion` or its name); lower key is better.
+    direction:
+        ``minimize`` (a loss) or ``maximize`` (an accuracy).
     instance_order:
         the order in which instance indices are used: the j-th instance a config gets is
         ``instance_order[j]``. Defaults to ``0, 1, ..., n_instances - 1``. Replays pass a
         random permutation of a table's instance columns.
     budget:
-        the most trials this strategy hands out; when reached it selects among the
-        survivors with what it has.
+        the most trials a strategy hands out; when reached it selects among the survivors
+        with what it has.
+    failures:
+        ``worst`` (a NaN instance makes the config the worst) or ``ignore`` (drop NaNs).
+    """
+
+    config_ids: tuple[str, ...]
+    n_instances: int
+    criterion: Criterion
+    direction: Direction
+    instance_order: tuple[int, ...] | None = None
+    budget: int | None = None
+    failures: Failures = "worst"
+
+    def __post_init__(self) -> None:
+        # Frozen: normalise through object.__setattr__, once, before anyone reads a field.
+        ids = tuple(self.config_ids)
+        if not ids:
+            raise ValueError("a strategy needs at least one config")
+        if len(set(ids)) != len(ids):
+            raise ValueError("config ids must be unique")
+        if self.n_instances < 1:
+            raise ValueError("n_instances must be >= 1")
+        order = None if self.instance_order is None else tuple(self.instance_order)
+        if order is not None and (len(order) < self.n_instances or len(set(order)) != len(order)):
+            raise ValueError("instance_order must list at least n_instances distinct indices")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError("budget must be >= 1")
+        object.__setattr__(self, "config_ids", ids)
+        object.__setattr__(self, "instance_order", order)
+        object.__setattr__(self, "criterion", as_criterion(self.criterion))
+        check_direction(self.direction)
+        check_failures(self.failures)
+
+    @property
+    def order(self) -> tuple[int, ...]:
+        """The instance indices in use, in order: the first ``n_instances`` of the order."""
+        if self.instance_order is None:
+            return tuple(range(self.n_instances))
+        return self.instance_order[: self.n_instances]
+
+
+class Strategy(ABC):
+    """Base class: bookkeeping of trials, values, budget and decisions.
+
+    The setup's fields are mirrored as attributes (``config_ids`` and ``instance_order``
+    as lists, the latter resolved to the ``n_instances`` indices in use) for the code that
+    reads them off a strategy.
+
+    Parameters
+    ----------
+    setup:
+        the configs, instances, criterion, direction, budget and failure policy.
     """
 
     name: str = "strategy"
 
-    def __init__(
-        self,
-        config_ids: Sequence[str],
-        *,
-        n_instances: int,
-        instance_order: Sequence[int] | None = None,
-        budget: int | None = None,
-    ) -> None:
-        if not config_ids:
-            raise ValueError("a strategy needs at least one config")
-        if len(set(config_ids)) != len(config_ids):
-            raise ValueError("config ids must be unique")
-        if n_instances < 1:
-            raise ValueError("n_instances must be >= 1")
-        order = list(range(n_instances)) if instance_order is None else list(instance_order)
-        if len(order) < n_instances or len(set(order)) != len(order):
-            raise ValueError("instance_order must list at least n_instances distinct indices")
-        if budget is not None and budget < 1:
-            raise ValueError("budget must be >= 1")
-        self.config_ids: list[str] = list(config_ids)
-        self.n_instances = n_instances
-        self.instance_order = order[:n_instances]
-        self.budget = budget
+    def __init__(self, setup: StrategySetup) -> None:
+        self.setup = setup
+        self.config_ids: list[str] = list(setup.config_ids)
+        self.n_instances = setup.n_instances
+        self.instance_order: list[int] = list(setup.order)
+        self.budget = setup.budget
+        self.criterion: Criterion = setup.criterion
+        self.direction: Direction = setup.direction
+        self.failures: Failures = setup.failures
         self.values: dict[str, dict[int, float]] = {c: {} for c in self.config_ids}
         self.decisions: list[Decision] = []
         self.n_asked = 0
@@ -84,6 +138,14 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, trial: Trial, value: float) -> None:
         """Record one finished trial; NaN means the instance failed or diverged."""
+
+    def planned_trainings(self) -> int | None:
+        """The trainings this strategy will hand out, when known before it runs.
+
+        A preview of the cost (a progress bar's total, an estimate before launching a
+        study), capped by the budget. ``None`` means the count depends on the results.
+        """
+        return None
 
     def finish(self) -> None:
         """Stop now (an outside budget ran out): select among the survivors."""

@@ -51,6 +51,7 @@ from typing import Literal
 
 import numpy as np
 
+from stalwart.checks import choice, first, number, unknown_keys
 from stalwart.core import Direction
 
 Failures = Literal["worst", "ignore"]
@@ -68,15 +69,13 @@ _FAILED_KEY: tuple[float, float] = (math.inf, math.inf)
 
 def check_direction(direction: str) -> Direction:
     """Return ``direction`` if it is ``minimize`` or ``maximize``; ValueError otherwise."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    first(choice("direction", direction, DIRECTIONS, what="direction"))
     return direction  # type: ignore[return-value]
 
 
 def check_failures(failures: str) -> Failures:
     """Return ``failures`` if it is ``worst`` or ``ignore``; ValueError otherwise."""
-    if failures not in FAILURES:
-        raise ValueError(f"failures must be one of {FAILURES}, got {failures!r}")
+    first(choice("failures", failures, FAILURES, what="failure policy"))
     return failures  # type: ignore[return-value]
 
 
@@ -175,14 +174,16 @@ def _fence(x: np.ndarray, d: Direction) -> float:
 
 
 def _make_pd(upper: float = 90, lower: float = 10) -> Statistic:
-    if not 0 <= lower < upper <= 100:
-        raise ValueError(f"criterion 'pd' needs 0 <= lower < upper <= 100, got {lower}, {upper}")
+    problems = [*number("pd.lower", lower, low=0, high=100),
+                *number("pd.upper", upper, low=0, high=100)]
+    if not problems and not lower < upper:
+        problems.append(f"pd.lower: must be below pd.upper, got lower {lower:g}, upper {upper:g}")
+    first(problems)
     return lambda x, d: _pct(x, upper) - _pct(x, lower)
 
 
 def _make_cvar(alpha: float = 0.1) -> Statistic:
-    if not 0 < alpha <= 1:
-        raise ValueError(f"criterion 'cvar' needs 0 < alpha <= 1, got {alpha}")
+    first(number("cvar.alpha", alpha, low=0, high=1, low_open=True))
 
     def cvar(x: np.ndarray, d: Direction) -> float:
         # The worst ceil(alpha * n) values (at least one); the epsilon keeps 0.1 * 50
@@ -196,8 +197,7 @@ def _make_cvar(alpha: float = 0.1) -> Statistic:
 
 
 def _make_mean_std(k: float = 1) -> Statistic:
-    if not k >= 0:
-        raise ValueError(f"criterion 'mean_std' needs k >= 0, got {k}")
+    first(number("mean_std.k", k, low=0))
 
     def mean_std(x: np.ndarray, d: Direction) -> float:
         s = _std(x) if x.size > 1 else 0.0
@@ -264,19 +264,16 @@ def get_criterion(name: str, **params: float) -> Criterion:
         valid = ", ".join(sorted([*CRITERIA, *ALIASES]))
         raise ValueError(f"unknown criterion {name!r}; valid criteria: {valid}")
     spec = CRITERIA[canonical]
-    unknown = sorted(set(params) - set(spec.defaults))
-    if unknown:
-        accepted = ", ".join(spec.defaults) or "none"
-        raise ValueError(
-            f"criterion {canonical!r} got unknown parameter(s) {', '.join(unknown)}; "
-            f"accepted: {accepted}"
-        )
+    first(unknown_keys(f"criterion {canonical!r}", params, list(spec.defaults)))
     merged: dict[str, float] = {}
     for k, default in spec.defaults.items():
         try:
             merged[k] = float(params.get(k, default))
         except (TypeError, ValueError):
-            raise ValueError(
-                f"criterion {canonical!r}: parameter {k!r} must be a number, got {params[k]!r}"
-            ) from None
+            raise ValueError(f"{canonical}.{k}: must be a number, got {params[k]!r}") from None
     return Criterion(canonical, spec.kind, spec.factory(**merged), merged)
+
+
+def as_criterion(criterion: Criterion | str) -> Criterion:
+    """A criterion object from itself or its name."""
+    return get_criterion(criterion) if isinstance(criterion, str) else criterion

@@ -31,6 +31,11 @@ class Exhaustive(ScoredStrategy):
         ]
         return self._hand_out(trials)
 
+    def planned_trainings(self) -> int:
+        """Every config on every instance: ``n_configs * n_instances``, capped by the budget."""
+        total = len(self.config_ids) * self.n_instances
+        return total if self.budget is None else min(total, self.budget)
+
     def tell(self, trial: Trial, value: float) -> None:
         self._record(trial, value)
         if not self._done and not self._pending:

@@ -20,26 +20,29 @@ units of ``Decision.value``: for a level criterion that is maximized the primary
 the negated value).
 
 With distinct keys the survivors go from ``n`` to ``ceil(n/2)``: 6,912 configs with a
-warmup of 5 cost ``6912*5 + 3456 + 1728 + ... + 4 + 2 = 41,472`` trainings.
+warmup of 5 cost ``6912*5 + 3456 + 1728 + ... + 4 + 2 = 41,472`` trainings
+(:meth:`Halving.planned_trainings` computes this count).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
-from stalwart.core import Decision, Direction, Trial
-from stalwart.selection.criteria import Criterion, Failures
-from stalwart.selection.scored import ScoredStrategy
+from stalwart.checks import boolean, first, integer
+from stalwart.core import Decision, Trial
+from stalwart.selection.base import StrategySetup
+from stalwart.selection.step import StepStrategy
 
 
-class Halving(ScoredStrategy):
+class Halving(StepStrategy):
     """Successive halving at the median (see the module docstring).
 
     Parameters
     ----------
+    setup:
+        see :class:`~stalwart.selection.base.StrategySetup`.
     warmup:
         instances every config gets before the first elimination (capped at
         ``n_instances``); at least 1.
@@ -61,74 +64,61 @@ class Halving(ScoredStrategy):
 
     def __init__(
         self,
-        config_ids: Sequence[str],
+        setup: StrategySetup,
         *,
-        n_instances: int,
-        criterion: Criterion | str,
-        direction: Direction,
-        instance_order: Sequence[int] | None = None,
-        budget: int | None = None,
-        failures: Failures = "worst",
         warmup: int = 5,
         train_winner: bool = False,
         final_survivors: int = 1,
     ) -> None:
-        super().__init__(
-            config_ids,
-            n_instances=n_instances,
-            criterion=criterion,
-            direction=direction,
-            instance_order=instance_order,
-            budget=budget,
-            failures=failures,
-        )
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
-            raise ValueError(f"halving: warmup must be an integer >= 1, got {warmup!r}")
-        if not isinstance(train_winner, bool):
-            raise ValueError(f"halving: train_winner must be a bool, got {train_winner!r}")
-        if isinstance(final_survivors, bool) or not isinstance(final_survivors, int) \
-                or final_survivors < 1:
-            raise ValueError(
-                f"halving: final_survivors must be an integer >= 1, got {final_survivors!r}")
+        super().__init__(setup)
+        first([
+            *integer("halving.warmup", warmup, low=1),
+            *boolean("halving.train_winner", train_winner),
+            *integer("halving.final_survivors", final_survivors, low=1),
+        ])
         self.final_survivors = final_survivors
-        self.warmup = min(warmup, n_instances)
+        self.warmup = min(warmup, self.n_instances)
         self.train_winner = train_winner
-        # Instances every survivor should have once the current batch is told.
+        # Instances every survivor should have once the current step is told.
         self._target = self.warmup
-        self._batch_open = False
-        self._batch_short = False  # the budget cut the current batch
-        self._final_round = False  # the last batch trains the survivors to n_instances
+        self._final_round = False  # the last step trains the survivors to n_instances
 
-    def ask(self) -> list[Trial]:
-        if self._done or self._batch_open:
-            return []
-        # No batch is in flight, so every survivor's told values are all it was given.
-        wanted = [
+    def planned_trainings(self) -> int:
+        """The trainings halving hands out when no ties occur, capped by the budget.
+
+        Without ties every elimination keeps exactly ``ceil(n/2)`` of ``n`` survivors, so
+        the run is known in advance: this replays :meth:`_end_step` on survivor counts.
+        Ties with the median keep more configs, so a real run may cost more (never more
+        than the budget, nor ``n_configs * n_instances``).
+        """
+        n = self.n_instances
+        survivors, target = len(self.config_ids), self.warmup
+        total = survivors * target
+        while True:
+            survivors = math.ceil(survivors / 2)
+            if survivors == 1:
+                if self.train_winner:
+                    total += n - target
+                break
+            if survivors <= self.final_survivors and target < n:
+                total += survivors * (n - target)
+                break
+            if target >= n:
+                break
+            target += 1
+            total += survivors
+        return total if self.budget is None else min(total, self.budget)
+
+    def _step_trials(self) -> list[Trial]:
+        # No step is in flight, so every survivor's told values are all it was given.
+        return [
             Trial(cid, self.instance_at(pos))
             for cid in self._alive
             for pos in range(self.n_observed(cid), self._target)
         ]
-        out = self._hand_out(wanted)
-        if not out:
-            # Only an exhausted budget leaves a step with nothing to hand out.
-            self._select("budget exhausted")
-            return []
-        self._batch_open = True
-        self._batch_short = len(out) < len(wanted)
-        return out
-
-    def tell(self, trial: Trial, value: float) -> None:
-        self._record(trial, value)
-        if self._done or self._pending:
-            return
-        self._batch_open = False
-        self._end_step()
 
     def _end_step(self) -> None:
-        """The batch is complete: eliminate, then stop or open the next step."""
-        if self._batch_short:
-            self._select("budget exhausted")
-            return
+        """The step is complete: eliminate, then stop or open the next step."""
         if self._final_round:
             self._select("last survivor, trained to n_instances" if len(self._alive) == 1
                          else "best of the final survivors on n_instances")
@@ -144,10 +134,7 @@ class Halving(ScoredStrategy):
             self._start_final_round()
         elif self._target >= self.n_instances:
             self._select("n_instances reached")
-        elif self.budget_left <= 0:
-            self._select("budget exhausted")
-        else:
-            self.step += 1
+        elif self._next_step():
             self._target += 1
 
     def _start_final_round(self) -> None:

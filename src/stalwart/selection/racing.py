@@ -25,23 +25,25 @@ by mean), or when the budget is spent (the best survivor with a value is selecte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from stalwart.core import Decision, Direction, Trial
-from stalwart.selection.criteria import Criterion, Failures, get_criterion
-from stalwart.selection.scored import ScoredStrategy
+from stalwart.checks import choice, first, integer, number
+from stalwart.core import Decision, Trial
+from stalwart.selection.base import StrategySetup
+from stalwart.selection.criteria import get_criterion
 from stalwart.selection.significance import TESTS, compare
+from stalwart.selection.step import StepStrategy
 
 _MEAN = get_criterion("mean")
 
 
-class Racing(ScoredStrategy):
+class Racing(StepStrategy):
     """Racing with a statistical test against the current best (see module docstring).
 
     Parameters
     ----------
+    setup:
+        see :class:`~stalwart.selection.base.StrategySetup`.
     test:
         ``welch``, ``ks``, ``mannwhitney`` (location, one-sided) or ``bartlett``,
         ``levene``, ``fligner`` (spread, two-sided plus "variance exceeds the best's").
@@ -58,65 +60,42 @@ class Racing(ScoredStrategy):
 
     def __init__(
         self,
-        config_ids: Sequence[str],
+        setup: StrategySetup,
         *,
-        n_instances: int,
-        criterion: Criterion | str,
-        direction: Direction,
-        instance_order: Sequence[int] | None = None,
-        budget: int | None = None,
-        failures: Failures = "worst",
         test: str = "welch",
         alpha: float = 0.05,
         start: int = 3,
         patience: int = 1,
     ) -> None:
-        super().__init__(
-            config_ids,
-            n_instances=n_instances,
-            criterion=criterion,
-            direction=direction,
-            instance_order=instance_order,
-            budget=budget,
-            failures=failures,
-        )
-        if test not in TESTS:
-            raise ValueError(f"racing: test must be one of {', '.join(TESTS)}, got {test!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-            raise ValueError(f"racing: alpha must be in (0, 1), got {alpha!r}")
-        if isinstance(start, bool) or not isinstance(start, int) or start < 2:
-            raise ValueError(f"racing: start must be an integer >= 2, got {start!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"racing: patience must be an integer >= 1, got {patience!r}")
+        super().__init__(setup)
+        first([
+            *choice("racing.test", test, TESTS, what="test"),
+            *number("racing.alpha", alpha, low=0, high=1, low_open=True, high_open=True),
+            *integer("racing.start", start, low=2),
+            *integer("racing.patience", patience, low=1),
+        ])
         self.test = test
         self.alpha = float(alpha)
         self.start = start
         self.patience = patience
         self._streak = dict.fromkeys(self.config_ids, 0)
-        self._batch_open = False
-        self._batch_short = False
 
-    def ask(self) -> list[Trial]:
-        if self._done or self._batch_open:
-            return []
-        position = self.step  # every survivor has exactly `step` values between batches
-        wanted = [Trial(cid, self.instance_at(position)) for cid in self._alive]
-        out = self._hand_out(wanted)
-        if not out:
-            self._select("budget exhausted")
-            return []
-        self._batch_open = True
-        self._batch_short = len(out) < len(wanted)
-        return out
+    def planned_trainings(self) -> None:
+        """Unknown: ``None``.
 
-    def tell(self, trial: Trial, value: float) -> None:
-        self._record(trial, value)
-        if self._done or self._pending:
-            return
-        self._batch_open = False
-        if self._batch_short:
-            self._select("budget exhausted")
-            return
+        Racing's cost depends on when the tests find configs worse, which only the
+        results tell. The only bound known in advance is the exhaustive cost
+        (``n_configs * n_instances``, capped by the budget), which callers already have;
+        returning it here would read as a forecast.
+        """
+        return None
+
+    def _step_trials(self) -> list[Trial]:
+        position = self.step  # every survivor has exactly `step` values between steps
+        return [Trial(cid, self.instance_at(position)) for cid in self._alive]
+
+    def _end_step(self) -> None:
+        """Test once the survivors have ``start`` instances, then stop or go on."""
         n = self.step + 1
         if n >= self.start:
             self._race()
@@ -124,10 +103,8 @@ class Racing(ScoredStrategy):
             self._select("last survivor")
         elif n >= self.n_instances:
             self._select("n_instances reached")
-        elif self.budget_left <= 0:
-            self._select("budget exhausted")
         else:
-            self.step += 1
+            self._next_step()
 
     def _finite(self, cid: str) -> np.ndarray:
         x = self.sample(cid)

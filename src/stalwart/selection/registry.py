@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from stalwart.core import Direction
-from stalwart.selection.base import Strategy
-from stalwart.selection.criteria import Criterion, Failures
+from stalwart.checks import first, unknown_keys
+from stalwart.selection.base import Strategy, StrategySetup
 from stalwart.selection.exhaustive import Exhaustive
 from stalwart.selection.halving import Halving
 from stalwart.selection.racing import Racing
@@ -18,19 +16,9 @@ STRATEGIES: dict[str, type[ScoredStrategy]] = {
 }
 
 
-def make_strategy(
-    name: str,
-    config_ids: Sequence[str],
-    *,
-    n_instances: int,
-    criterion: Criterion | str,
-    direction: Direction,
-    instance_order: Sequence[int] | None = None,
-    budget: int | None = None,
-    failures: Failures = "worst",
-    **params: Any,
-) -> Strategy:
-    """Build the strategy ``name`` (a key of :data:`STRATEGIES`) with its ``params``.
+def make_strategy(name: str, setup: StrategySetup, **params: Any) -> Strategy:
+    """Build the strategy ``name`` (a key of :data:`STRATEGIES`) on ``setup`` with its
+    own ``params`` (``warmup``, ``test``, ...).
 
     Raises
     ------
@@ -43,19 +31,5 @@ def make_strategy(
             f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(STRATEGIES))}"
         )
     cls = STRATEGIES[name]
-    unknown = sorted(set(params) - set(cls.params))
-    if unknown:
-        accepted = ", ".join(cls.params) or "none"
-        raise ValueError(
-            f"strategy {name!r} got unknown parameter(s) {', '.join(unknown)}; accepted: {accepted}"
-        )
-    return cls(
-        config_ids,
-        n_instances=n_instances,
-        criterion=criterion,
-        direction=direction,
-        instance_order=instance_order,
-        budget=budget,
-        failures=failures,
-        **params,
-    )
+    first(unknown_keys(f"strategy {name!r}", params, cls.params))
+    return cls(setup, **params)

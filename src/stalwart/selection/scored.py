@@ -1,8 +1,9 @@
 """Ranking configs by a criterion: the part every concrete strategy shares.
 
-:class:`ScoredStrategy` adds to :class:`~stalwart.selection.base.Strategy` a criterion, a
-direction and a failure policy, the set of survivors, removal and selection with their
-:class:`~stalwart.selection.base.Decision` records. :func:`ranking` ranks a full table.
+:class:`ScoredStrategy` adds to :class:`~stalwart.selection.base.Strategy` scoring by the
+setup's criterion, direction and failure policy, the set of survivors, removal and
+selection with their :class:`~stalwart.core.Decision` records. :func:`ranking` ranks a
+full table.
 """
 
 from __future__ import annotations
@@ -13,19 +14,14 @@ from typing import ClassVar
 import numpy as np
 
 from stalwart.core import Decision, Direction
-from stalwart.selection.base import Strategy
+from stalwart.selection.base import Strategy, StrategySetup
 from stalwart.selection.criteria import (
     Criterion,
     Failures,
+    as_criterion,
     check_direction,
     check_failures,
-    get_criterion,
 )
-
-
-def as_criterion(criterion: Criterion | str) -> Criterion:
-    """A criterion object from itself or its name."""
-    return get_criterion(criterion) if isinstance(criterion, str) else criterion
 
 
 def ranking(
@@ -55,36 +51,16 @@ class ScoredStrategy(Strategy):
 
     Parameters
     ----------
-    config_ids, n_instances, instance_order, budget:
-        see :class:`~stalwart.selection.base.Strategy`.
-    criterion:
-        scores configs (a :class:`Criterion` or its name); lower key is better.
-    direction:
-        ``minimize`` (a loss) or ``maximize`` (an accuracy).
-    failures:
-        ``worst`` (a NaN instance makes the config the worst) or ``ignore`` (drop NaNs).
+    setup:
+        see :class:`~stalwart.selection.base.StrategySetup`; its criterion scores configs
+        (lower key is better) in its direction, under its failure policy.
     """
 
     #: the extra keyword parameters a subclass accepts (checked by ``make_strategy``).
     params: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        config_ids: Sequence[str],
-        *,
-        n_instances: int,
-        criterion: Criterion | str,
-        direction: Direction,
-        instance_order: Sequence[int] | None = None,
-        budget: int | None = None,
-        failures: Failures = "worst",
-    ) -> None:
-        super().__init__(
-            config_ids, n_instances=n_instances, instance_order=instance_order, budget=budget
-        )
-        self.criterion = as_criterion(criterion)
-        self.direction: Direction = check_direction(direction)
-        self.failures: Failures = check_failures(failures)
+    def __init__(self, setup: StrategySetup) -> None:
+        super().__init__(setup)
         self._index = {cid: i for i, cid in enumerate(self.config_ids)}
         self._alive: list[str] = list(self.config_ids)
         #: the current step (0-based), stamped on every decision.

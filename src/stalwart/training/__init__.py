@@ -2,10 +2,12 @@
 
 The entry point is :func:`train_instance`; the helpers :func:`seed_plan`,
 :func:`subsample_indices` and :func:`initial_model` expose how an instance's randomness is
-derived, so a caller (or a test) can check what each variation mode varies.
+derived, so a caller (or a test) can check what each variation mode varies. What each
+training batch minimises is a :class:`TrainingLoss` (the plain task loss by default).
 """
 
 from stalwart.training.evaluation import predict
+from stalwart.training.losses import TrainingLoss
 from stalwart.training.objectives import Objective, objective_for
 from stalwart.training.seeding import (
     VARIATIONS,
@@ -35,6 +37,7 @@ __all__ = [
     "VARIATIONS",
     "Objective",
     "SeedPlan",
+    "TrainingLoss",
     "TrainingSettings",
     "Variation",
     "check_training_config",

@@ -37,7 +37,11 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Objective:
-    """A training loss and the quality metric reported beside it.
+    """A task's loss and the quality metric reported beside it.
+
+    The trainer minimises it batch by batch through a
+    :class:`~stalwart.training.losses.TrainingLoss` (the plain loss by default, or a robust
+    loss built on it) and measures validation and test sets with :meth:`measure`.
 
     Attributes
     ----------

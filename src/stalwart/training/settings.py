@@ -41,7 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stalwart.models.spec import is_int, is_number
+from stalwart.checks import boolean, integer, is_number, number
+from stalwart.models.config_keys import TRAINING_KEYS
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "nadam", "radam")
 SCHEDULES: tuple[str, ...] = ("none", "cosine", "onecycle")
@@ -65,8 +66,13 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "loss": "auto",
 }
 
-#: Every key the trainer reads; model families ignore these.
-TRAINING_KEYS: frozenset[str] = frozenset(TRAINING_DEFAULTS)
+# TRAINING_KEYS (every key the trainer reads; model families ignore these) is declared
+# with the models, which may not import this module; the two lists must name the same keys.
+if frozenset(TRAINING_DEFAULTS) != TRAINING_KEYS:
+    raise RuntimeError(
+        "stalwart.models.config_keys.TRAINING_KEYS and TRAINING_DEFAULTS name different "
+        f"keys: {sorted(TRAINING_KEYS ^ frozenset(TRAINING_DEFAULTS))}"
+    )
 
 
 @dataclass(frozen=True)
@@ -104,15 +110,6 @@ class TrainingSettings:
         return cls(**s)
 
 
-def _number(key: str, v: Any, *, low: float, high: float = float("inf"),
-            low_open: bool = False) -> list[str]:
-    ok = is_number(v) and (v > low if low_open else v >= low) and v <= high
-    if ok:
-        return []
-    bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high != float("inf") else "")
-    return [f"{key}: must be a number {bound}, got {v!r}"]
-
-
 def check_training_config(config: Mapping[str, Any]) -> list[str]:
     """Problems with the training keys of a config, as ``"key: message"`` strings.
 
@@ -122,32 +119,26 @@ def check_training_config(config: Mapping[str, Any]) -> list[str]:
     p: list[str] = []
     if s["optimizer"] not in OPTIMIZERS:
         p.append(f"optimizer: unknown optimizer {s['optimizer']!r} (known: {', '.join(OPTIMIZERS)})")
-    p += _number("lr", s["lr"], low=0.0, low_open=True)
-    if not is_int(s["batch_size"]) or s["batch_size"] < 1:
-        p.append(f"batch_size: must be an integer >= 1, got {s['batch_size']!r}")
-    if not is_int(s["epochs"]) or s["epochs"] < 1:
-        p.append(f"epochs: must be an integer >= 1, got {s['epochs']!r}")
-    p += _number("momentum", s["momentum"], low=0.0, high=0.999999)
-    if not isinstance(s["nesterov"], bool):
-        p.append(f"nesterov: must be true or false, got {s['nesterov']!r}")
-    elif s["nesterov"] and (s["optimizer"] != "sgd" or not is_number(s["momentum"])
-                            or s["momentum"] <= 0):
+    p += number("lr", s["lr"], low=0.0, low_open=True)
+    p += integer("batch_size", s["batch_size"], low=1)
+    p += integer("epochs", s["epochs"], low=1)
+    p += number("momentum", s["momentum"], low=0.0, high=0.999999)
+    p += boolean("nesterov", s["nesterov"])
+    if s["nesterov"] is True and (s["optimizer"] != "sgd" or not is_number(s["momentum"])
+                                  or s["momentum"] <= 0):
         p.append("nesterov: needs optimizer 'sgd' with momentum > 0")
     betas = s["betas"]
     if (not isinstance(betas, list | tuple) or len(betas) != 2
             or not all(is_number(b) and 0.0 <= b < 1.0 for b in betas)):
         p.append(f"betas: must be two numbers in [0, 1), got {betas!r}")
-    p += _number("eps", s["eps"], low=0.0, low_open=True)
-    p += _number("weight_decay", s["weight_decay"], low=0.0)
-    p += _number("l2", s["l2"], low=0.0)
+    p += number("eps", s["eps"], low=0.0, low_open=True)
+    p += number("weight_decay", s["weight_decay"], low=0.0)
+    p += number("l2", s["l2"], low=0.0)
     if s["schedule"] not in SCHEDULES:
         p.append(f"schedule: unknown schedule {s['schedule']!r} (known: {', '.join(SCHEDULES)})")
-    if s["patience"] is not None and (not is_int(s["patience"]) or s["patience"] < 1):
-        p.append(f"patience: must be null or an integer >= 1, got {s['patience']!r}")
-    if not isinstance(s["restore_best"], bool):
-        p.append(f"restore_best: must be true or false, got {s['restore_best']!r}")
-    if s["grad_clip"] is not None:
-        p += _number("grad_clip", s["grad_clip"], low=0.0, low_open=True)
+    p += integer("patience", s["patience"], low=1, optional=True)
+    p += boolean("restore_best", s["restore_best"])
+    p += number("grad_clip", s["grad_clip"], low=0.0, low_open=True, optional=True)
     if s["loss"] not in LOSSES:
         p.append(f"loss: unknown loss {s['loss']!r} (known: {', '.join(LOSSES)})")
     return p

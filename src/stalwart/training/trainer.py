@@ -21,6 +21,7 @@ from stalwart.core import Config, InstanceResult, instance_seed
 from stalwart.data.base import Dataset
 from stalwart.models import StalwartModel, build_model, check_model_config, count_parameters
 from stalwart.training.evaluation import predict
+from stalwart.training.losses import TrainingLoss
 from stalwart.training.objectives import Objective, objective_for, output_affine
 from stalwart.training.optim import l2_penalty, make_optimizer, make_schedule
 from stalwart.training.seeding import SeedPlan, Variation, generator, seed_plan, subsample_indices
@@ -153,9 +154,13 @@ def _evaluate(model: nn.Module, split: _Split, objective: Objective) -> dict[str
 
 
 def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Split,
-         val: _Split, objective: Objective, device: torch.device,
+         val: _Split, loss_fn: TrainingLoss, device: torch.device,
          result: InstanceResult) -> None:
-    """The epoch loop; fills ``result.epochs`` / ``train_loss``; raises ``_Diverged``."""
+    """The epoch loop; fills ``result.epochs`` / ``train_loss``; raises ``_Diverged``.
+
+    Every batch minimises ``loss_fn.batch_loss`` (plus the ``l2`` penalty); validation
+    (early stopping, ``restore_best``) measures ``loss_fn.objective``, the task's loss.
+    """
     n, bs = len(train), s.batch_size
     optimizer = make_optimizer(model.parameters(), s)
     schedule = make_schedule(optimizer, s, s.epochs * math.ceil(n / bs))
@@ -177,7 +182,8 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
                 if has_bn and rows.numel() == 1 and n > 1:
                     continue
                 feats = None if train.features is None else train.features[rows]
-                data_loss = objective.loss(model(train.x[rows], feats), train.y[rows])
+                data_loss = loss_fn.batch_loss(model, train.x[rows], train.y[rows],
+                                               features=feats)
                 loss = data_loss + s.l2 * l2_penalty(model) if s.l2 > 0 else data_loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -193,7 +199,7 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
                                         f"train loss at epoch {epoch}")
             if not track:
                 continue
-            val_loss = _finite(_evaluate(model, val, objective)["loss"],
+            val_loss = _finite(_evaluate(model, val, loss_fn.objective)["loss"],
                                f"validation loss at epoch {epoch}")
             if val_loss < best_loss:
                 best_loss, stale = val_loss, 0
@@ -224,7 +230,8 @@ def _run(cfg: Config, instance_index: int, dataset: Dataset, study_seed: int,
     sigma = model.output_scale if dataset.kind == "regression" else None
     objective = objective_for(dataset, s.loss, sigma)
 
-    _fit(model, s, plan, train, val, objective, dev, result)
+    # The plain task loss; robust training losses are TrainingLoss subclasses built here.
+    _fit(model, s, plan, train, val, TrainingLoss(objective), dev, result)
 
     metrics: dict[str, float] = {}
     for name, split in (("val", val), ("test", test)):

@@ -28,6 +28,9 @@ from collections.abc import Callable
 
 import torch
 
+from stalwart.checks import choice, first, integer
+from stalwart.models.modes import ModelMode
+
 from .._utils import LogitsFn
 from .base import LOSSES, Attack, _bview, flat_norm, loss_and_grad, predict
 
@@ -69,7 +72,7 @@ class APGD(Attack):
         random restarts; each restart attacks only the points not yet misclassified.
     rho:
         fraction of increasing steps below which the step size is halved.
-    input_range, seed:
+    input_range, seed, model_mode:
         see :class:`~stalwart.robustness.attacks.base.Attack`.
 
     Notes
@@ -92,14 +95,13 @@ class APGD(Attack):
         *,
         input_range: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
+        model_mode: ModelMode = "eval",
     ) -> None:
-        super().__init__(eps, input_range=input_range, seed=seed)
-        if norm not in ("linf", "l2", "l1"):
-            raise ValueError(f"APGD norm must be 'linf', 'l2' or 'l1', got {norm!r}")
-        if steps < 1 or n_restarts < 1:
-            raise ValueError(f"steps and n_restarts must be >= 1, got {steps}, {n_restarts}")
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+        super().__init__(eps, input_range=input_range, seed=seed, model_mode=model_mode)
+        first(choice("norm", norm, ("linf", "l2", "l1"), what="APGD norm")
+              + integer("steps", steps, low=1)
+              + integer("n_restarts", n_restarts, low=1)
+              + choice("loss", loss, sorted(LOSSES), what="loss"))
         self.norm = norm
         self.steps = int(steps)
         self.loss = loss

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from stalwart.checks import first, integer
+from stalwart.models.modes import ModelMode
+
 from .._utils import LogitsFn
 from .apgd import APGD
 from .base import dlr_targeted_loss
@@ -18,7 +21,7 @@ class APGDT(APGD):
 
     Parameters
     ----------
-    eps, steps, norm, n_restarts, rho, input_range, seed:
+    eps, steps, norm, n_restarts, rho, input_range, seed, model_mode:
         as in :class:`~stalwart.robustness.attacks.apgd.APGD` (``norm`` linf or l2 or l1).
     n_target_classes:
         runner-up classes to target (the published default is 9); capped at ``K - 1``.
@@ -37,11 +40,11 @@ class APGDT(APGD):
         *,
         input_range: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
+        model_mode: ModelMode = "eval",
     ) -> None:
         super().__init__(eps, steps=steps, norm=norm, loss="dlr", n_restarts=n_restarts,
-                         rho=rho, input_range=input_range, seed=seed)
-        if n_target_classes < 1:
-            raise ValueError(f"n_target_classes must be >= 1, got {n_target_classes}")
+                         rho=rho, input_range=input_range, seed=seed, model_mode=model_mode)
+        first(integer("n_target_classes", n_target_classes, low=1))
         self.n_target_classes = int(n_target_classes)
 
     def _perturb(

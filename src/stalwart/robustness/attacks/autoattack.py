@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from stalwart.models.modes import ModelMode
+
 from .._utils import LogitsFn
 from .apgd import APGD
 from .apgdt import APGDT
@@ -30,8 +32,9 @@ class AutoAttack(Attack):
         target classes of APGD-T (published: 9).
     n_restarts:
         restarts of APGD-CE and per target of APGD-T.
-    input_range, seed:
-        see :class:`~stalwart.robustness.attacks.base.Attack`.
+    input_range, seed, model_mode:
+        see :class:`~stalwart.robustness.attacks.base.Attack` (the members run in the
+        ensemble's mode).
     """
 
     name = "autoattack"
@@ -46,11 +49,12 @@ class AutoAttack(Attack):
         *,
         input_range: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
+        model_mode: ModelMode = "eval",
     ) -> None:
-        super().__init__(eps, input_range=input_range, seed=seed)
+        super().__init__(eps, input_range=input_range, seed=seed, model_mode=model_mode)
         self.norm = norm
         common = {"steps": steps, "norm": norm, "n_restarts": n_restarts,
-                  "input_range": input_range, "seed": seed}
+                  "input_range": input_range, "seed": seed, "model_mode": model_mode}
         self.attacks: list[Attack] = [
             APGD(eps, loss="ce", **common),
             APGDT(eps, n_target_classes=n_target_classes, **common),

@@ -1,4 +1,4 @@
-"""The shared base of every attack: eval-mode handling, projections, losses, gradients.
+"""The shared base of every attack: model modes, projections, losses, gradients.
 
 All attacks act on a batch ``x`` of shape ``(N, ...)`` (images ``(N, C, H, W)`` or tabular
 ``(N, D)``) with integer labels ``y`` of shape ``(N,)``, for a classifier returning logits of
@@ -8,7 +8,6 @@ returns points inside both that box and the eps-ball of its norm around ``x``.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Literal
 
@@ -16,7 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._utils import LogitsFn, batches, eval_mode, logits_fn, model_device
+from stalwart.checks import choice, first, number
+from stalwart.models.modes import MODEL_MODES, ModelMode, eval_mode, in_mode
+
+from .._utils import LogitsFn, batches, logits_fn, model_device
 
 Norm = Literal["linf", "l2", "l1"]
 NORMS: tuple[str, ...] = ("linf", "l2", "l1")
@@ -194,26 +196,38 @@ class Attack(ABC):
     seed:
         seeds a private ``torch.Generator`` for random starts, so the same call gives the
         same result and the global RNG is left untouched.
+    model_mode:
+        the mode the model runs in while it is attacked: ``"eval"`` (the default, for
+        evaluation: dropout off, BatchNorm on running statistics) or ``"train"`` (for
+        adversarial training, which attacks the model as it is being trained: dropout on,
+        drawing from torch's global RNG, and BatchNorm on each forward's batch statistics).
+        In train mode a ``BatchNorm1d`` cannot run on a single sample, and the APGD family
+        (APGD, APGD-T, AutoAttack) attacks the shrinking subset of points not yet broken,
+        which can come down to one: prefer PGD or FGSM for such models.
 
-    Calling ``attack(model, x, y)`` runs the model in eval mode (restoring every module's
-    mode afterwards), never modifies or accumulates gradients on its weights, and returns
-    adversarial examples of ``x``'s shape inside the ball and the box.
+    Calling ``attack(model, x, y)`` runs the model in ``model_mode`` and afterwards leaves it
+    exactly as it was: every module's train/eval flag is restored, the running statistics
+    the train-mode forwards update are put back, and its weights are never modified nor
+    their gradients accumulated (input gradients come from ``torch.autograd.grad``). It
+    returns adversarial examples of ``x``'s shape inside the ball and the box.
     """
 
     name: str = "attack"
     norm: str = "linf"
 
     def __init__(
-        self, eps: float, *, input_range: tuple[float, float] = (0.0, 1.0), seed: int = 0
+        self, eps: float, *, input_range: tuple[float, float] = (0.0, 1.0), seed: int = 0,
+        model_mode: ModelMode = "eval",
     ) -> None:
-        if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
-            raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+        first(number("eps", eps, low=0.0)
+              + choice("model_mode", model_mode, MODEL_MODES, what="mode"))
         low, high = float(input_range[0]), float(input_range[1])
         if not low < high:
             raise ValueError(f"input_range must satisfy low < high, got {input_range!r}")
         self.eps = float(eps)
         self.input_range = (low, high)
         self.seed = int(seed)
+        self.model_mode: ModelMode = model_mode
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(eps={self.eps:g}, norm={self.norm!r})"
@@ -251,7 +265,7 @@ class Attack(ABC):
         # A private generator on the data's device: reproducible, no global RNG side effects.
         gen = torch.Generator(device=x.device)
         gen.manual_seed(self.seed)
-        with eval_mode(model):
+        with in_mode(model, self.model_mode):
             adv = self._perturb(logits_fn(model, features), x, y, gen)
         # Final safety net against float drift: a no-op for feasible points.
         return project(x, adv.detach(), self.eps, self.norm, low, high).detach()
@@ -285,7 +299,9 @@ def robust_accuracy(
     Parameters
     ----------
     model:
-        classifier returning logits ``(N, K)``; run in eval mode, mode restored after.
+        classifier returning logits ``(N, K)``; predictions on the adversarial examples
+        are made in eval mode (the attack itself runs in its ``model_mode``), modes
+        restored after.
     attack:
         any :class:`Attack`.
     x, y:

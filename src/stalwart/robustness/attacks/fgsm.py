@@ -15,8 +15,9 @@ class FGSM(Attack):
     ----------
     eps:
         l_inf radius in input units.
-    input_range, seed:
-        see :class:`~stalwart.robustness.attacks.base.Attack` (FGSM is deterministic).
+    input_range, seed, model_mode:
+        see :class:`~stalwart.robustness.attacks.base.Attack` (FGSM is deterministic up to
+        dropout in train mode).
     """
 
     name = "fgsm"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from stalwart.checks import choice, first, integer
+from stalwart.models.modes import ModelMode
+
 from .._utils import LogitsFn
 from .base import LOSSES, Attack, _bview, flat_norm, loss_and_grad
 
@@ -32,7 +35,7 @@ class PGD(Attack):
         equals the higher final loss wins.
     loss:
         ``"ce"`` or ``"dlr"``.
-    input_range, seed:
+    input_range, seed, model_mode:
         see :class:`~stalwart.robustness.attacks.base.Attack`.
     """
 
@@ -50,14 +53,13 @@ class PGD(Attack):
         *,
         input_range: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
+        model_mode: ModelMode = "eval",
     ) -> None:
-        super().__init__(eps, input_range=input_range, seed=seed)
-        if norm not in ("linf", "l2"):
-            raise ValueError(f"PGD norm must be 'linf' or 'l2', got {norm!r}")
-        if steps < 1 or restarts < 1:
-            raise ValueError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+        super().__init__(eps, input_range=input_range, seed=seed, model_mode=model_mode)
+        first(choice("norm", norm, ("linf", "l2"), what="PGD norm")
+              + integer("steps", steps, low=1)
+              + integer("restarts", restarts, low=1)
+              + choice("loss", loss, sorted(LOSSES), what="loss"))
         self.norm = norm
         self.steps = int(steps)
         self.alpha = 2.5 * self.eps / self.steps if alpha is None else float(alpha)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from stalwart.analysis.baselines import SearchSpace
+from stalwart.analysis.baselines._shared import Evaluator
+from stalwart.analysis.outcome import ReplayOutcome
 from stalwart.analysis.replay import replay, replay_many
 from stalwart.analysis.table import ResultTable
 from stalwart.errors import UserError
@@ -125,3 +127,23 @@ def test_missing_optuna_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(UserError, match="need optuna"):
         replay(grid_table(), "tpe", criterion=MEAN, direction="maximize")
+
+
+def test_a_registered_baseline_is_replayable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new baseline is a function plus one registry line: replay, its parameter check
+    # and the CLI's list of names all read the registry.
+    from stalwart.analysis.baselines import BASELINES, baseline_params
+    from stalwart.analysis.replay import strategy_names
+
+    def first_row(ev: Evaluator, *, seed: int, pick: int = 0) -> ReplayOutcome:
+        for position in range(ev.n):
+            ev.instance(pick, position)
+        return ev.outcome("first_row", pick, [], 1)
+
+    monkeypatch.setitem(BASELINES, "first_row", first_row)
+    assert baseline_params("first_row") == ("pick",)
+    assert strategy_names()[-1] == "first_row"
+    out = replay(grid_table(), "first_row", criterion=MEAN, direction="maximize", pick=2)
+    assert out.selection == "m2" and out.trainings == 5
+    with pytest.raises(UserError, match="unknown parameter 'warmup'; accepted: pick"):
+        replay(grid_table(), "first_row", criterion=MEAN, direction="maximize", warmup=1)

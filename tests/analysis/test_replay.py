@@ -8,18 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stalwart.analysis.replay import (
-    Reference,
-    random_orders,
-    replay,
-    replay_many,
-    standard_error,
-)
+from stalwart.analysis.outcome import Reference, standard_error
+from stalwart.analysis.replay import random_orders, replay, replay_many
 from stalwart.analysis.table import ResultTable, read_table
 from stalwart.errors import UserError
 from stalwart.selection import get_criterion, ranking
 
-CCT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cct_cifar10_instances.csv"
+CCT = Path(__file__).resolve().parents[3] / "shared" / "data" / "cct_cifar10_instances.csv"
 MEAN = get_criterion("mean")
 
 

@@ -13,7 +13,7 @@ from stalwart.analysis.table import ResultTable, read_table, write_wide
 from stalwart.core import Config
 from stalwart.errors import TableError
 
-CCT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cct_cifar10_instances.csv"
+CCT = Path(__file__).resolve().parents[3] / "shared" / "data" / "cct_cifar10_instances.csv"
 
 
 def _write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:

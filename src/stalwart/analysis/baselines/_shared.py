@@ -1,0 +1,229 @@
+"""What every baseline shares: the evaluator over a table, the search space, optuna.
+
+Search space
+------------
+The hyperparameter columns that vary between rows make the space. Columns the other
+columns determine (e.g. a ``source`` batch label) are dropped, most distinct values
+first, as long as the rows stay distinct. If what is left is a full grid (every
+combination of the columns' values is a row) TPE sees one categorical distribution per
+column, with the values present in the table. Otherwise it sees a single categorical
+``config_id`` over the rows (no structure to learn, but every suggestion is a real row).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stalwart.analysis.outcome import ReplayOutcome
+from stalwart.analysis.table import ResultTable
+from stalwart.core import Decision, Direction
+from stalwart.errors import UserError
+from stalwart.selection.criteria import Criterion
+
+__all__ = ["Evaluator", "SearchSpace", "evaluated", "import_optuna"]
+
+
+def import_optuna() -> Any:
+    """Import optuna lazily (an optional dependency) and silence its logging."""
+    try:
+        module = importlib.import_module("optuna")
+    except ImportError:
+        raise UserError(
+            "the tpe baselines need optuna: pip install 'stalwart[optuna]'"
+        ) from None
+    module.logging.set_verbosity(module.logging.ERROR)
+    return module
+
+
+# ---- the evaluator -------------------------------------------------------------------
+
+
+@dataclass
+class Evaluator:
+    """Looks instances up in the table, counts trainings and time, scores models.
+
+    Attributes
+    ----------
+    table:
+        every instance of every config.
+    criterion, direction, failures:
+        how models are scored.
+    order:
+        the instance order; a model's ``p``-th instance is column ``order[p]``.
+    n:
+        instances per model.
+    budget:
+        the most trainings the baseline may use.
+    trainings, time:
+        what it used so far.
+    """
+
+    table: ResultTable
+    criterion: Criterion
+    direction: Direction
+    failures: str
+    order: list[int]
+    n: int
+    budget: int
+    trainings: int = 0
+    time: float = 0.0
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.trainings
+
+    def check_budget(self, name: str, least: int) -> None:
+        """Refuse a budget below ``least``, the fewest trainings baseline ``name`` can use.
+
+        Raises
+        ------
+        UserError
+            naming the baseline, the budget and the model size.
+        """
+        if self.budget < least:
+            raise UserError(
+                f"{name}: budget {self.budget} is below one model ({self.n} instances)"
+            )
+
+    def instance(self, row: int, position: int) -> float:
+        """Train (look up) the config's ``position``-th instance of the order."""
+        col = self.order[position]
+        self.trainings += 1
+        if self.table.times is not None and not math.isnan(self.table.times[row, col]):
+            self.time += float(self.table.times[row, col])
+        return float(self.table.values[row, col])
+
+    def objective(self, values: Sequence[float]) -> float:
+        """The criterion as a number to minimize (NaN when it is undefined)."""
+        v = self.criterion.value(np.sort(np.asarray(values, float)), self.direction, self.failures)
+        return self.criterion.sign(self.direction) * v
+
+    def best(self, full: dict[int, list[float]]) -> int | None:
+        """Best fully evaluated row by criterion key; ties go to the earlier table row."""
+        if not full:
+            return None
+        return min(
+            full,
+            key=lambda r: (
+                self.criterion.key(np.sort(np.asarray(full[r], float)), self.direction, self.failures),
+                r,
+            ),
+        )
+
+    def outcome(
+        self, name: str, pick: int | None, decisions: list[Decision], n_models: int
+    ) -> ReplayOutcome:
+        """The replay record; the selection is traced as the step after the last model."""
+        ids = self.table.config_ids
+        trace = sorted(decisions, key=lambda d: d.step)
+        if pick is not None:
+            full = [self.table.values[pick, self.order[p]] for p in range(self.n)]
+            trace.append(
+                Decision(
+                    step=n_models,
+                    config_id=ids[pick],
+                    action="selected",
+                    reason="best evaluated model by criterion",
+                    value=self.criterion.value(np.sort(np.array(full)), self.direction, self.failures),
+                    n_instances=self.n,
+                )
+            )
+        return ReplayOutcome(
+            strategy=name,
+            selection=None if pick is None else ids[pick],
+            trainings=self.trainings,
+            time=self.time if self.table.times is not None else None,
+            order=list(self.order),
+            decisions=trace,
+            # The trace's "survivors" are the models evaluated, not the untouched rows.
+            n_configs=n_models,
+        )
+
+
+def evaluated(ev: Evaluator, step: int, row: int, values: list[float], reason: str) -> Decision:
+    """The trace entry of a model that was evaluated (on ``values``) and not picked."""
+    return Decision(
+        step=step,
+        config_id=ev.table.config_ids[row],
+        action="removed",
+        reason=reason,
+        value=ev.criterion.value(np.sort(np.asarray(values, float)), ev.direction, ev.failures),
+        n_instances=len(values),
+    )
+
+
+# ---- the search space ----------------------------------------------------------------
+
+
+class SearchSpace:
+    """The table's hyperparameters as Optuna distributions (see the module docstring).
+
+    Parameters
+    ----------
+    table:
+        the rows to search.
+
+    Attributes
+    ----------
+    columns:
+        the grid's columns, or ``["config_id"]`` when the rows are not a full grid.
+    grid:
+        whether TPE searches per-column categoricals (True) or one over the rows.
+    """
+
+    def __init__(self, table: ResultTable) -> None:
+        self.table = table
+        rows = [tuple(p.get(c) for c in self._varying()) for p in table.params]
+        columns = self._varying()
+        self.grid = False
+        if len(set(rows)) == len(rows) and columns:
+            columns = self._reduce(columns)
+            combos = [tuple(p.get(c) for c in columns) for p in table.params]
+            size = math.prod(len(set(col)) for col in zip(*combos, strict=True))
+            self.grid = size == len(combos)
+        if self.grid:
+            self.columns = columns
+            self.choices = {
+                c: list(dict.fromkeys(p.get(c) for p in table.params)) for c in columns
+            }
+            self._row = {
+                tuple(p.get(c) for c in columns): i for i, p in enumerate(table.params)
+            }
+        else:
+            self.columns = ["config_id"]
+            self.choices = {"config_id": list(table.config_ids)}
+            self._row = {(cid,): i for i, cid in enumerate(table.config_ids)}
+
+    def _varying(self) -> list[str]:
+        keys: list[str] = []
+        for p in self.table.params:
+            keys.extend(k for k in p if k not in keys)
+        return [k for k in keys if len({repr(p.get(k)) for p in self.table.params}) > 1]
+
+    def _reduce(self, columns: list[str]) -> list[str]:
+        """Drop columns the others determine, most distinct values first."""
+        params = self.table.params
+        by_size = sorted(columns, key=lambda c: -len({repr(p.get(c)) for p in params}))
+        keep = list(columns)
+        for col in by_size:
+            rest = [c for c in keep if c != col]
+            if rest and len({tuple(p.get(c) for c in rest) for p in params}) == len(params):
+                keep = rest
+        return keep
+
+    def params_of(self, row: int) -> dict[str, Any]:
+        """The Optuna parameters that :meth:`suggest` maps to ``row``."""
+        if not self.grid:
+            return {"config_id": self.table.config_ids[row]}
+        return {c: self.table.params[row].get(c) for c in self.columns}
+
+    def suggest(self, trial: Any) -> int:
+        """Ask ``trial`` for a point of the space; return its table row."""
+        key = tuple(trial.suggest_categorical(c, self.choices[c]) for c in self.columns)
+        return self._row[key]

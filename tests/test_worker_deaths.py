@@ -1,0 +1,92 @@
+"""SIGKILL worker processes seconds apart: the study must equal an uninterrupted one.
+
+A dying worker breaks Python's process pool, which fails every queued future and
+terminates the other workers. Only the trial that was on the dead worker may be charged
+an attempt; before that was so, two deaths a few seconds apart marked every queued
+training as failed and the study "selected" a config with no valid result.
+"""
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from test_kill_resume import SPEC, n_results, snapshot, start
+
+pytestmark = pytest.mark.slow
+
+DEATHS_SPEC = SPEC.replace("name: kill-resume", "name: worker-deaths").replace(
+    "epochs: 1,", "epochs: 2,")
+
+
+def spec_with_retries(n: int) -> str:
+    # A run that kills n workers allows n retries, so no trial may fail even if every kill
+    # hit the same one, while a queued trial charged for every break (the old bug) fails.
+    return DEATHS_SPEC.replace("training: {threads: 1}", f"training: {{threads: 1, max_retries: {n}}}")
+
+
+def worker_pids(driver_pid: int) -> list[int]:
+    """The driver's pool workers (spawned children running spawn_main, not the tracker)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == driver_pid and "spawn_main" in cmd and "resource_tracker" not in cmd:
+            out.append(int(entry.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    d = tmp_path_factory.mktemp("deaths")
+    spec = d / "spec.yaml"
+    spec.write_text(spec_with_retries(1))
+    ref = start(spec, d / "ref")
+    _, err = ref.communicate(timeout=300)
+    assert ref.returncode == 0, err
+    return spec, snapshot(d / "ref")
+
+
+@pytest.mark.parametrize("n_kills", [2, 3])
+def test_workers_killed_seconds_apart_change_nothing(reference, tmp_path, n_kills):
+    _, (ref_results, ref_decisions, ref_selection, _) = reference
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_with_retries(n_kills))
+    rng = random.Random(100 + n_kills)
+    study = tmp_path / "killed"
+    p = start(spec, study)
+    kills = 0
+    try:
+        deadline = time.monotonic() + 240
+        while kills < n_kills and p.poll() is None and time.monotonic() < deadline:
+            if n_results(study) < 1 + 2 * kills:  # let the study make progress in between
+                time.sleep(0.05)
+                continue
+            time.sleep(rng.uniform(0.0, 1.5))
+            pids = worker_pids(p.pid)
+            if not pids:
+                time.sleep(0.1)  # a new pool is starting
+                continue
+            os.kill(rng.choice(pids), signal.SIGKILL)
+            kills += 1
+            time.sleep(rng.uniform(2.0, 4.0))  # "a few seconds apart"
+        _, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert kills == n_kills, f"the study ended before every worker was killed: {err}"
+    assert p.returncode == 0, err
+    results, decisions, selection, events = snapshot(study)
+    assert all(status == "ok" for status, _, _ in results.values())
+    assert results == ref_results, "same per-instance results as the uninterrupted run"
+    assert decisions == ref_decisions
+    assert selection == ref_selection
+    assert "duplicate_result" not in events
