@@ -14,7 +14,8 @@ on that table. Prints a markdown table and the command that produced it;
 ``<!-- selection:end -->`` in that file.
 
 TPE + WilcoxonPruner is the slow row (a Wilcoxon test at every instance of every trial,
-and hundreds of trials on the CCT table: about 5 s per repeat there); ``--repeats-wilcoxon``
+and hundreds of trials on the CCT table: about 5 s per repeat there), and so is TPE +
+stalwart's RacingPruner (``tpe_racing``); ``--repeats-pruned``
 can lower its repeats for a quick look, and the table states each row's repeats.
 
 Usage::
@@ -46,7 +47,7 @@ from stalwart.analysis.replay import replay_many  # noqa: E402
 from stalwart.analysis.table import ResultTable, read_table  # noqa: E402
 from stalwart.selection import get_criterion  # noqa: E402
 
-CCT = ROOT.parent / "shared" / "data" / "cct_cifar10_instances.csv"
+CCT = ROOT / "benchmarks" / "data" / "cct_cifar10_instances.csv"
 BEGIN, END = "<!-- selection:begin -->", "<!-- selection:end -->"
 
 STRATEGIES: list[tuple[str, dict[str, Any]]] = [
@@ -171,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--repeats-tpe", type=int, help="repeats for tpe (default: --repeats)")
-    p.add_argument("--repeats-wilcoxon", type=int,
-                   help="repeats for tpe_wilcoxon (default: --repeats)")
+    p.add_argument("--repeats-wilcoxon", "--repeats-pruned", type=int,
+                   help="repeats for the pruned TPE baselines, tpe_wilcoxon and tpe_racing "
+                   "(default: --repeats)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--criterion", default="mean")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
@@ -211,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         repeats = {
             "tpe": args.repeats_tpe or args.repeats,
             "tpe_wilcoxon": args.repeats_wilcoxon or args.repeats,
+            "tpe_racing": args.repeats_wilcoxon or args.repeats,
         }
         second = [
             job(label, table, direction, name, {}, repeats.get(name, args.repeats),
@@ -221,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         # Longest first, so the two workers finish together; rows keep their order.
         # (Workers return copies, so match rows by name, not identity.)
         rank = {(j.label, j.strategy): i for i, j in enumerate(second)}
-        slow_first = sorted(second, key=lambda j: j.strategy != "tpe_wilcoxon")
+        slow_first = sorted(second, key=lambda j: j.strategy not in ("tpe_wilcoxon", "tpe_racing"))
         finished = list(pool.map(_run, slow_first))
         done += sorted(finished, key=lambda j: rank[(j.label, j.strategy)])
     order = {label: i for i, (label, _, _) in enumerate(tables)}

@@ -26,10 +26,11 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     assert "\nold\n" not in text  # the stale section is gone
     rows = [line for line in text.splitlines() if line.startswith("| calorimeter_exhaustive")]
     methods = [row.split("|")[2].strip() for row in rows]
-    assert methods == ["halving"] * 4 + ["racing"] * 2 + ["random", "tpe", "tpe_wilcoxon"]
+    assert methods == ["halving"] * 4 + ["racing"] * 2 + ["random", "tpe", "tpe_wilcoxon",
+                                                          "tpe_racing"]
     # Each row states its repeats; the baselines get halving (warmup 5)'s budget.
     assert all(row.split("|")[4].strip() == "3" for row in rows)
     halving5 = next(r for r in rows if r.split("|")[3].strip() == "warmup=5")
     budget = halving5.split("|")[5].split("(")[0].strip()
-    assert all(f"budget={budget}" in r for r in rows[-3:])
+    assert all(f"budget={budget}" in r for r in rows[-4:])
     assert "Command: `python benchmarks/selection.py --no-cct" in text

@@ -60,3 +60,106 @@ def test_eval_bad_inputs(checkpoint, capsys, tmp_path):
     assert main(["eval", str(checkpoint), "--attacks", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no such checkpoint" in err and "unknown attack 'nope'" in err
+
+
+# ---- one line instead of a traceback (issue 16) --------------------------------------
+
+
+def _one_line(capsys, needle):
+    err = capsys.readouterr().err
+    assert err.startswith("stalwart: error: ") and needle in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("_5.safetensors", b"\x00\xff" * 150),  # garbage
+    ("_6.safetensors", b""),                 # empty
+    ("_7.pt", b"PK\x03\x04 not a zip" * 10),  # garbage torch file
+])
+def test_eval_garbage_checkpoint_is_one_line(checkpoint, capsys, tmp_path, name, content):
+    # inside the study (its config id, another instance): its config and dataset are found
+    bad = checkpoint.parent / (checkpoint.stem.split("_")[0] + name)
+    bad.write_bytes(content)
+    try:
+        assert main(["eval", str(bad), "--attacks", "fgsm", "--n-samples", "20"]) == 2
+    finally:
+        bad.unlink()
+    _one_line(capsys, "not a readable checkpoint")
+
+
+def test_eval_truncated_checkpoint_is_one_line(checkpoint, capsys, tmp_path):
+    bad = checkpoint.parent / (checkpoint.stem[:-1] + "9" + checkpoint.suffix)
+    bad.write_bytes(checkpoint.read_bytes()[:100])
+    try:
+        assert main(["eval", str(bad), "--attacks", "fgsm", "--n-samples", "20"]) == 2
+    finally:
+        bad.unlink()
+    _one_line(capsys, "not a readable checkpoint")
+
+
+def test_eval_corruptions_of_a_non_image_model_is_one_line(capsys, tmp_path):
+    from stalwart.data import load_dataset
+    from stalwart.training import initial_model, save_weights
+
+    config = {"model": "mlp", "hidden_sizes": [8]}
+    model = initial_model(config, 0, load_dataset("digits"))
+    path = save_weights(model.state_dict(), tmp_path / "mlp.safetensors")
+    argv = ["eval", str(path), "--config", json.dumps(config), "--dataset", "digits",
+            "--attacks", "fgsm", "--n-samples", "20"]
+    assert main([*argv, "--corruptions", "gaussian_noise"]) == 2
+    _one_line(capsys, "--corruptions: need image inputs (N, C, H, W) with 1 or 3 channels; "
+                      "digits gives (")
+    assert main(argv) == 0  # attacks alone work on flat inputs
+
+
+def test_eval_regression_refuses_explicit_attacks():
+    from types import SimpleNamespace
+
+    import torch
+
+    from stalwart.cli.eval import _check_dataset_fits
+    from stalwart.errors import UserError
+
+    calo = SimpleNamespace(kind="regression", name="calorimeter",
+                           x_test=torch.zeros(2, 1, 15, 15))
+    _check_dataset_fits(calo, ["fgsm"], [], explicit_attacks=False)  # default: none run
+    with pytest.raises(UserError, match="--attacks: accuracy under attacks"):
+        _check_dataset_fits(calo, ["fgsm"], [], explicit_attacks=True)
+    with pytest.raises(UserError, match="--corruptions: accuracy under attacks"):
+        _check_dataset_fits(calo, [], ["gaussian_noise"], explicit_attacks=False)
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--n-samples", "-5"], "--n-samples: must be an integer >= 1, got -5"),
+    (["--n-samples", "0"], "--n-samples: must be an integer >= 1, got 0"),
+    (["--steps", "0"], "--steps: must be an integer >= 1"),
+    (["--eps", "-0.1"], "--eps: must be a number > 0"),
+    (["--sensitivity-eps", "nan"], "--sensitivity-eps: must be a number > 0"),
+    (["--severity", "6"], "--severity: must be an integer >= 1 and <= 5"),
+])
+def test_eval_bad_numbers_are_one_line(checkpoint, capsys, flags, needle):
+    assert main(["eval", str(checkpoint), *flags]) == 2
+    _one_line(capsys, needle)
+
+
+def test_eval_config_that_cannot_be_read(checkpoint, capsys, tmp_path):
+    copy = tmp_path / "model.safetensors"
+    copy.write_bytes(checkpoint.read_bytes())
+    binary = tmp_path / "c.json"
+    binary.write_bytes(b"\xff\xfe{")
+    assert main(["eval", str(copy), "--config", str(binary), "--dataset", "digits"]) == 2
+    _one_line(capsys, f"--config: cannot read {binary}")
+    assert main(["eval", str(copy), "--config", str(tmp_path), "--dataset", "digits"]) == 2
+    _one_line(capsys, f"--config: cannot read {tmp_path}")
+
+
+def test_eval_help_lists_attack_and_corruption_names(capsys):
+    from stalwart.robustness.attacks import ATTACKS
+    from stalwart.robustness.corruptions import CORRUPTIONS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the epilog
+    for name in [*ATTACKS, *CORRUPTIONS]:
+        assert name in text

@@ -97,8 +97,124 @@ def test_bad_flags_exit_2_with_one_line(
 ) -> None:
     from stalwart.cli import main
 
-    code = main(["replay", table_csv, "--direction", "maximize", "--repeats", "2", *extra])
+    code = main(["replay", table_csv, "--direction", "maximize", *extra])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("stalwart: error: ") and needle in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+# ---- settings that used to be ignored or adjusted without a word (issue 16) ----------
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from stalwart.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _refused(code: int, err: str, needle: str) -> None:
+    assert code == 2, err
+    assert err.startswith("stalwart: error: ") and needle in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        # the table has 6 instances: halving's warm-up was capped to 6, silently exhaustive
+        (["--strategy", "halving", "--warmup", "7"], "--warmup 7: the table has 6 instances"),
+        (["--strategy", "halving", "--param", "warmup=9"], "--param warmup 9: the table has 6"),
+        (["--strategy", "halving", "--warmup", "3", "--n-instances", "2"],
+         "--warmup 3: the table has 2 instances"),
+        (["--strategy", "racing", "--param", "start=8"], "--param start 8: the table has 6"),
+        # --order replays one order: --repeats was ignored
+        (["--strategy", "halving", "--order", "0,1,2,3,4,5", "--repeats", "50"],
+         "--repeats does not apply with --order"),
+        (["--strategy", "halving", "--warmup", "2", "--param", "warmup=3"],
+         "--warmup and --param warmup"),
+        (["--strategy", "racing", "--param", "test=welch", "--param", "test=ks"],
+         "--param test: given twice"),
+        (["--strategy", "halving", "--filter", "group=x", "--filter", "group=y"],
+         "--filter group: given twice"),
+        (["--strategy", "halving", "--top-k", "9"], "--top-k: must be an integer >= 1 and <= 8"),
+        (["--strategy", "halving", "--n-instances", "7"], "--n-instances: must be an integer"),
+    ],
+)
+def test_settings_the_table_cannot_honour_are_refused(
+    table_csv: str, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    code, _, err = _main(["replay", table_csv, "--direction", "maximize", *extra], capsys)
+    _refused(code, err, needle)
+
+
+def _small_table(tmp_path: Path, rows: list[str], n: int = 4) -> str:
+    header = ",".join(["model", *(f"acc_{i}" for i in range(1, n + 1))])
+    path = tmp_path / "small.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return str(path)
+
+
+def test_default_warmup_covering_the_table_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 8 configs x 5 instances = 40 cells: halving's default warm-up of 5 trains them all.
+    rng = np.random.default_rng(1)
+    rows = [",".join([f"m{c}", *(f"{0.5 + 0.01 * c + 0.01 * x:.4f}" for x in rng.random(5))])
+            for c in range(8)]
+    path = _small_table(tmp_path, rows, n=5)
+    code, out, err = _main(["replay", path, "--strategy", "halving", "--direction",
+                            "maximize", "--repeats", "3", "--format", "json"], capsys)
+    assert code == 0
+    assert err == ("stalwart: warning: halving's default warmup of 5 instances covers all 5 "
+                   "instances per config of the table: the replay is an exhaustive search "
+                   "(pass --warmup K with K < 5)\n")
+    assert json.loads(out)["summary"]["trainings_fraction"] == 1.0
+    # an explicit warm-up equal to the instances: the same warning, naming the flag
+    code, _, err = _main(["replay", path, "--strategy", "halving", "--warmup", "5",
+                          "--direction", "maximize", "--repeats", "3"], capsys)
+    assert code == 0 and err.startswith("stalwart: warning: --warmup 5 covers all 5")
+    code, _, err = _main(["replay", path, "--strategy", "halving", "--warmup", "2",
+                          "--direction", "maximize", "--repeats", "3"], capsys)
+    assert code == 0 and err == ""
+
+
+def test_a_table_without_a_valid_result_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: exit 0 and P(best) 100%: the first row was "the best".
+    path = _small_table(tmp_path, ["a,nan,nan,nan,nan", "b,nan,NaN,nan,nan"])
+    code, _, err = _main(["replay", path, "--strategy", "halving", "--warmup", "1",
+                          "--direction", "maximize"], capsys)
+    _refused(code, err, "no valid result in the table: every instance of every config failed")
+    path = _small_table(tmp_path, ["a,0.5,nan,0.4,0.3", "b,nan,0.6,0.5,0.4"])
+    code, _, err = _main(["replay", path, "--strategy", "exhaustive",
+                          "--direction", "maximize"], capsys)
+    _refused(code, err, "every config has a failed (nan) instance")
+    code, _, err = _main(["replay", path, "--strategy", "exhaustive", "--failures", "ignore",
+                          "--direction", "maximize", "--repeats", "2"], capsys)
+    assert code == 0 and err == ""
+
+
+def test_inf_cells_count_as_failed_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _small_table(tmp_path, ["a,0.5,0.6,0.4,0.3", "b,0.7,inf,0.5,0.4", "c,0.6,0.6,0.6,0.6"])
+    code, out, err = _main(["replay", path, "--strategy", "exhaustive", "--direction",
+                            "maximize", "--repeats", "2", "--format", "json"], capsys)
+    assert code == 0
+    assert err == (f"stalwart: warning: {path}: 1 cell(s) are inf (first: line 3, column "
+                   "'acc_2'); counted as failed instances, like nan\n")
+    assert json.loads(out)["summary"]["best"] == "c"  # b failed, not the best by +inf
+
+
+def test_warnings_never_precede_a_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An error must stay one line even when the table also deserves a warning.
+    path = _small_table(tmp_path, ["a,0.5,inf,0.4,", "b,0.7,0.5,0.5,0.4"])
+    code, _, err = _main(["replay", path, "--strategy", "halving", "--direction", "maximize",
+                          "--order", "1,0"], capsys)
+    _refused(code, err, "--order: order has 2 values")

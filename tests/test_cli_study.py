@@ -111,7 +111,5 @@ def test_results_of_a_halving_study_leave_untrained_cells_empty(study, tmp_path)
     cells = [r[f"val_accuracy_{i}"] for r in rows for i in (1, 2, 3)]
     assert "" in cells, "eliminated configs never ran their third instance"
     from stalwart.analysis.table import read_table
-    from stalwart.errors import TableError
 
-    with pytest.raises(TableError, match="ragged|empty"):
-        read_table(out)
+    read_table(out)  # the round trip study -> results -> replay (tested in tests/analysis)

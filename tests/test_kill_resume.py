@@ -6,33 +6,14 @@ Real processes: ``stalwart run`` with two worker processes on a small calorimete
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
-
-from stalwart.store import Store
+from processes import SPEC, n_results, snapshot
 
 pytestmark = pytest.mark.slow
-
-SPEC = textwrap.dedent("""
-    name: kill-resume
-    seed: 11
-    dataset: {name: calorimeter, task: energy, options: {n_pool: 1500, n_val: 300, n_test: 300}}
-    model: small_cnn
-    search_space:
-      fixed: {epochs: 1, conv_channels: [4], pool_sizes: [2], pool_strides: [2], fc_sizes: [8]}
-      product: {lr: [0.0005, 0.002, 0.008, 0.03], batch_size: [32, 64]}
-    instances: {n: 4, train_size: 300}
-    metric: {name: val_rmse_rel, direction: minimize}
-    strategy: {name: halving, warmup: 2}
-    training: {threads: 1}
-    workers: 2
-""")
-
 
 def _as_from_a_terminal() -> None:
     # A shell that runs a job in the background with `&` (as CI may) makes it ignore
@@ -46,25 +27,6 @@ def start(spec, study_dir):
                              str(study_dir), "--quiet"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=_as_from_a_terminal)
-
-
-def n_results(study_dir) -> int:
-    try:
-        con = sqlite3.connect(study_dir / "study.sqlite", timeout=5)
-        try:
-            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
-
-
-def snapshot(study_dir):
-    with Store(study_dir) as s:
-        results = {k: (r.status, r.metrics, r.seed) for k, r in s.results().items()}
-        decisions = [(d.step, d.config_id, d.action) for d in s.decisions()]
-        events = [kind for _, kind, _ in s.events()]
-        return results, decisions, s.get_meta("selection"), events
 
 
 def test_sigkill_at_random_points_loses_nothing(tmp_path):

@@ -14,18 +14,16 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from stalwart.store import Store
+from processes import SPEC as KILL_RESUME_SPEC
+from processes import n_results, processes, snapshot
 
 pytest.importorskip("ray")
 
@@ -33,40 +31,17 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
-SPEC = textwrap.dedent("""
-    name: ray-study
-    seed: 11
-    dataset: {name: calorimeter, task: energy, options: {n_pool: 1500, n_val: 300, n_test: 300}}
-    model: small_cnn
-    search_space:
-      fixed: {epochs: 1, conv_channels: [4], pool_sizes: [2], pool_strides: [2], fc_sizes: [8]}
-      product: {lr: [0.0005, 0.002, 0.008, 0.03], batch_size: [32, 64]}
-    instances: {n: 4, train_size: 300}
-    metric: {name: val_rmse_rel, direction: minimize}
-    strategy: {name: halving, warmup: 2}
-    training: {threads: 1}
-    workers: 2
-""")
+SPEC = KILL_RESUME_SPEC.replace("name: kill-resume", "name: ray-study")
 
 
 # ---- processes ---------------------------------------------------------------------------
-def _procs() -> Iterator[tuple[int, int, str, str]]:
-    """(pid, session id, state, command line) of every process, from /proc."""
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # it exited meanwhile
-        fields = stat.rsplit(")", 1)[1].split()
-        yield int(d.name), int(fields[3]), fields[0], cmd.strip()
-
-
 def _session(sid: int) -> list[int]:
     """Live (non-zombie) processes of session ``sid``."""
-    return [pid for pid, s, state, _ in _procs() if s == sid and state != "Z" and pid != os.getpid()]
+    return [
+        pid
+        for pid, _, s, state, _ in processes()
+        if s == sid and state != "Z" and pid != os.getpid()
+    ]
 
 
 def _kill_sessions(sids: list[int]) -> None:
@@ -85,7 +60,7 @@ def _kill_sessions(sids: list[int]) -> None:
 
 
 def _raylets() -> set[int]:
-    return {pid for pid, _, state, cmd in _procs() if state != "Z" and "raylet/raylet" in cmd}
+    return {pid for pid, _, _, state, cmd in processes() if state != "Z" and "raylet/raylet" in cmd}
 
 
 def _free_port() -> int:
@@ -140,26 +115,6 @@ def procs() -> Iterator[RayProcesses]:
 def _finish(p: subprocess.Popen, timeout: float = 240) -> None:
     _, err = p.communicate(timeout=timeout)
     assert p.returncode == 0, err
-
-
-# ---- the store ---------------------------------------------------------------------------
-def n_results(study_dir: Path) -> int:
-    try:
-        con = sqlite3.connect(study_dir / "study.sqlite", timeout=5)
-        try:
-            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
-
-
-def snapshot(study_dir: Path):
-    with Store(study_dir) as s:
-        results = {k: (r.status, r.metrics, r.seed) for k, r in s.results().items()}
-        decisions = [(d.step, d.config_id, d.action) for d in s.decisions()]
-        events = [kind for _, kind, _ in s.events()]
-        return results, decisions, s.get_meta("selection"), events
 
 
 @pytest.fixture(scope="module")
@@ -226,14 +181,14 @@ def test_two_node_cluster_survives_the_death_of_a_node(spec_file, reference, pro
     procs.ray_start("head", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
                     "--include-dashboard=false", "--ray-client-server-port", str(_free_port()))
     node2 = procs.ray_start("node2", "--address", f"127.0.0.1:{port}")
-    raylet2 = [pid for pid, sid, _, cmd in _procs() if sid == node2 and "raylet/raylet" in cmd]
+    raylet2 = [pid for pid, _, sid, _, cmd in processes() if sid == node2 and "raylet/raylet" in cmd]
     assert len(raylet2) == 1
 
     study = tmp_path / "study"
     p = procs.stalwart(spec_file, study, "--executor", "ray", "--address", f"127.0.0.1:{port}")
 
     def training_on_node2() -> bool:
-        return any(s == node2 and cmd.startswith("ray::_train") for _, s, _, cmd in _procs())
+        return any(s == node2 and cmd.startswith("ray::_train") for _, _, s, _, cmd in processes())
 
     # Strike once some results are committed and node 2 is training an instance: that
     # instance dies with the node and must be rerun on the head.

@@ -25,10 +25,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("spec", "data"),                       # the YAML spec; datasets
     ("models",),                            # model families and their interval bounds
     ("training", "space"),                  # one instance's training; spec -> configs
-    ("robustness", "selection"),            # attacks and metrics; strategies and criteria
+    ("robustness", "selection", "trainers"),  # attacks, metrics; strategies; user trainers
     ("validation", "store", "execution"),   # spec vs registries; SQLite journal; executors
     ("study", "summary"),                   # the ask/run/record/tell loop; what it found
-    ("analysis", "report"),                 # the offline side: tables, replays, reports
+    ("analysis", "report", "integrations"),  # offline side; bridges to Optuna and others
     ("cli", "__main__"),                    # the command line
 ]
 

@@ -267,13 +267,18 @@ def read_spec_yaml(path: str | Path) -> Any:
     Raises
     ------
     SpecError
-        When the file is missing, unreadable or not valid YAML (one line naming the file).
+        When the file is missing, unreadable, not UTF-8 or not valid YAML (one line naming
+        the file).
     """
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{p}: no such spec file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{p}: is a directory, not a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{p}: not a text file in UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise SpecError(f"{p}: cannot read spec ({exc.strerror})") from None
     try:

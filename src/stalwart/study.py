@@ -10,10 +10,21 @@ what is missing. Every result is committed before the strategy hears of it.
     from stalwart.study import run
 
     done = run("examples/calorimeter.yaml", executor="serial")
-    print(done.outcome.selection, done.summary.n_trainings)
+    if done.valid:
+        print(done.outcome.selection, done.summary.n_trainings)
+    else:
+        print(done.problem)  # e.g. every instance of the selected config failed
 
-It validates the spec, opens (or resumes) the study's store, takes the driver lock, builds
-the executor, runs :func:`run_study` and summarizes what the store holds.
+It validates the spec (every check before training: :func:`stalwart.validation.check_runnable`),
+opens (or resumes) the study's store, takes the driver lock, builds the executor, runs
+:func:`run_study` and summarizes what the store holds. :func:`plan` makes the same checks
+and reports what :func:`run` would do, creating nothing (``stalwart run --dry-run``).
+
+A study *ends without a valid result* when the selected config has no successful instance
+or nothing was selected: :attr:`StudyRun.valid` is False, :attr:`StudyRun.problem` says
+why, and ``stalwart run`` exits 1. Such a study is not marked finished: a rerun retrains
+its ``failed`` instances (not the ``diverged`` ones, which are results) and either finds a
+valid result or reports the problem again.
 """
 
 from __future__ import annotations
@@ -30,13 +41,14 @@ from stalwart.core import Config, Decision, InstanceResult, Trial
 from stalwart.errors import UserError
 from stalwart.execution import Executor, make_executor
 from stalwart.execution.job import TrainingJob
+from stalwart.execution.registry import check_executor
 from stalwart.selection import StrategySetup, get_criterion, make_strategy
 from stalwart.selection.base import Strategy
 from stalwart.space import expand
 from stalwart.spec import StudySpec
-from stalwart.store import Store
-from stalwart.summary import StudySummary, summarize
-from stalwart.validation import check_metric, load_spec, parse_spec
+from stalwart.store import DB_NAME, Store
+from stalwart.summary import NO_RESULT_META, StudySummary, no_result_reason, summarize
+from stalwart.validation import check_settings, load_runnable_spec, parse_spec
 
 
 @dataclass
@@ -44,17 +56,20 @@ class Progress:
     """Callbacks a front end (the CLI's progress bar) may implement; all optional."""
 
     # configs, trainings of an exhaustive search, trainings already done, trainings the
-    # strategy plans (None: it depends on the results)
+    # strategy plans for the whole study (None: it depends on the results)
     on_start: Callable[[int, int, int, int | None], None] | None = None
     on_result: Callable[[InstanceResult, Strategy], None] | None = None
-    on_decisions: Callable[[list[Decision]], None] | None = None
+    # new decisions, and the trainings the strategy had been told of when it took them
+    # (stored ones replayed on resume included: the count is the whole study's)
+    on_decisions: Callable[[list[Decision], int], None] | None = None
 
 
 @dataclass
 class StudyOutcome:
-    """Where :func:`run_study` left a study: its selection (None if it stopped before one),
+    """Where :func:`run_study` left a study: its selection (None without a valid result),
     the trainings it holds and those an exhaustive search needs, their summed wall time, every
-    decision, and whether the ``max_hours`` budget stopped it early."""
+    decision, whether the ``max_hours`` budget stopped it early, and why it has no valid
+    result (``problem``; None when it has one)."""
 
     selection: Config | None
     n_trainings: int
@@ -62,6 +77,12 @@ class StudyOutcome:
     training_time: float
     decisions: list[Decision] = field(default_factory=list)
     stopped_early: bool = False
+    problem: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when a config was selected and has at least one successful instance."""
+        return self.selection is not None and self.problem is None
 
 
 def build_strategy(spec: StudySpec, configs: list[Config]) -> Strategy:
@@ -88,18 +109,26 @@ def open_study(spec: StudySpec, directory: str | Path) -> Store:
         store.initialise(spec.to_yaml(), spec.identity(), expand(spec))
     elif existing != spec.identity():
         store.close()
-        raise UserError(
-            f"{directory}: this study was created from a different spec; "
-            "resume it with its own spec (stalwart status shows it) or choose another --study-dir"
-        )
+        raise _other_spec(directory)
     return store
+
+
+def _other_spec(directory: str | Path) -> UserError:
+    return UserError(
+        f"{directory}: this study was created from a different spec; "
+        "resume it with its own spec (stalwart status shows it) or choose another --study-dir"
+    )
 
 
 def stored_spec(store: Store) -> StudySpec:
     text = store.get_meta("spec_yaml")
     if text is None:
         raise UserError(f"{store.directory}: the store holds no spec")
-    return parse_spec(yaml.safe_load(text), source=str(store.directory))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise UserError(f"{store.path}: the stored spec is not valid YAML; the store is damaged") from None
+    return parse_spec(data, source=str(store.directory))
 
 
 def run_study(
@@ -116,7 +145,16 @@ def run_study(
     by_id = {c.id: c for c in configs}
     strategy = build_strategy(spec, configs)
     stored = store.results()
+    # A study that ended without a valid result retrains its failed instances (a dead
+    # worker, missing data since fixed), so that a rerun can recover; diverged instances
+    # are results and stay. Its decisions are taken again from the new results.
+    if store.get_meta(NO_RESULT_META) is not None:
+        failed = [r for r in stored.values() if r.status == "failed"]
+        if failed:
+            store.retry(failed)  # kept in the event log
+            stored = store.results()
     n_decisions = 0
+    n_told = 0  # results the strategy has heard of, stored and new: the whole study's count
     deadline = math.inf
     if spec.budget.max_hours is not None:
         used = float(store.get_meta("elapsed_s") or 0.0)
@@ -135,7 +173,7 @@ def run_study(
             store.record_decisions(new)
             n_decisions = len(strategy.decisions)
             if progress.on_decisions:
-                progress.on_decisions(list(new))
+                progress.on_decisions(list(new), n_told)
 
     inflight: set[Trial] = set()
     stopped_early = False
@@ -146,6 +184,7 @@ def run_study(
             for t in trials:
                 if (t.config_id, t.instance) in stored:
                     strategy.tell(t, stored[(t.config_id, t.instance)].value(spec.metric.name))
+                    n_told += 1
                 else:
                     executor.submit(t, by_id[t.config_id])
                     inflight.add(t)
@@ -160,11 +199,13 @@ def run_study(
             for trial, result in executor.wait(timeout=1.0):
                 if trial not in inflight:
                     continue  # a duplicate of a retried trial: its twin was already told
+                key = (trial.config_id, trial.instance)
                 if not store.record(result):  # committed before anyone hears of it
                     store.log_event("duplicate_result", [trial.config_id, trial.instance])
-                stored[(trial.config_id, trial.instance)] = result
+                stored[key] = result
                 inflight.discard(trial)
                 strategy.tell(trial, result.value(spec.metric.name))
+                n_told += 1
                 if progress.on_result:
                     progress.on_result(result, strategy)
             store.set_meta(elapsed_s=repr(elapsed_before + time.monotonic() - session_start))
@@ -176,10 +217,17 @@ def run_study(
         store.set_meta(elapsed_s=repr(elapsed_before + time.monotonic() - session_start))
 
     flush_decisions()
-    selection = by_id.get(strategy.selection) if strategy.selection else None
+    results = store.results()
+    problem = (no_result_reason(strategy.selection, results, spec.metric.name)
+               if strategy.done else None)
+    selection = by_id.get(strategy.selection) if strategy.selection and problem is None else None
     if selection is not None:
         store.set_meta(selection=selection.id, finished_at=repr(time.time()))
-    results = store.results()
+        store.delete_meta(NO_RESULT_META)
+    elif problem is not None:
+        # Not finished: a rerun retrains the failed instances (see above) and decides again.
+        store.delete_meta("selection", "finished_at")
+        store.set_meta(**{NO_RESULT_META: problem})
     return StudyOutcome(
         selection=selection,
         n_trainings=len(results),
@@ -187,6 +235,7 @@ def run_study(
         training_time=sum(r.wall_time for r in results.values()),
         decisions=store.decisions(),
         stopped_early=stopped_early,
+        problem=problem,
     )
 
 
@@ -210,6 +259,16 @@ class StudyRun:
     summary: StudySummary
     study_dir: Path
     wall_time: float
+
+    @property
+    def valid(self) -> bool:
+        """True when the study selected a config with at least one successful instance."""
+        return self.outcome.valid
+
+    @property
+    def problem(self) -> str | None:
+        """Why the study has no valid result (one line), or None when :attr:`valid`."""
+        return self.outcome.problem
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -244,8 +303,9 @@ def run(
     Parameters
     ----------
     spec:
-        A spec file (validated with :func:`stalwart.validation.load_spec`) or a spec, used
-        as given (:func:`stalwart.validation.parse_spec` validates one built in Python).
+        A spec file, checked with :func:`stalwart.validation.check_runnable`, or a spec,
+        checked with :func:`stalwart.validation.check_settings` (its names are the caller's:
+        :func:`stalwart.validation.parse_spec` checks a spec built in Python).
     study_dir:
         Where the study's store lives; None means :func:`default_study_dir`. A store made
         from the same spec is resumed.
@@ -262,24 +322,26 @@ def run(
     Returns
     -------
     StudyRun
-        ``outcome.selection`` is None when the study stopped (budget of hours) before
-        selecting.
+        Check :attr:`StudyRun.valid`: when the study ended without a valid result (the
+        selected config has no successful instance, or nothing was selected),
+        ``outcome.selection`` is None and :attr:`StudyRun.problem` says why in one line.
+        This is not an exception, because what finished is stored and worth reading.
 
     Raises
     ------
     UserError
-        Bad input, each on one line: a spec problem (:class:`~stalwart.errors.SpecError`),
-        a metric the dataset does not report, a store made from another spec, a study
-        another driver runs (:class:`~stalwart.errors.StudyLockedError`), an unknown
-        executor or a missing Ray.
+        Bad input, each on one line, before anything is created: a spec problem or a setting
+        that cannot work (:class:`~stalwart.errors.SpecError`, see
+        :func:`stalwart.validation.check_runnable`), an executor setting that would be
+        ignored (:func:`stalwart.execution.registry.check_executor`), a store made from
+        another spec, a study another driver runs
+        (:class:`~stalwart.errors.StudyLockedError`), a missing Ray.
     StudyInterrupted
         On Ctrl-C while the study trains; what has finished is committed.
     """
-    if not isinstance(spec, StudySpec):
-        spec = load_spec(spec)
+    spec = _checked(spec, executor, workers, address)
     directory = Path(study_dir or default_study_dir(spec))
     workers = workers if workers is not None else spec.workers
-    check_metric(spec)
     store = open_study(spec, directory)
     try:
         store.acquire_driver()
@@ -297,3 +359,78 @@ def run(
     finally:
         store.close()
     return StudyRun(outcome, summary, directory, time.monotonic() - started)
+
+
+def _checked(spec: StudySpec | str | Path, executor: str | Executor, workers: int | None,
+             address: str | None) -> StudySpec:
+    """Every check before training, cheapest first: flags, then the spec."""
+    if isinstance(executor, str):
+        check_executor(executor, workers=workers, address=address)
+    if isinstance(spec, StudySpec):
+        check_settings(spec)  # its names are the caller's (parse_spec checks them)
+        return spec
+    return load_runnable_spec(spec)
+
+
+@dataclass
+class StudyPlan:
+    """What :func:`run` would do, as :func:`plan` reports it.
+
+    Attributes
+    ----------
+    spec:
+        The validated spec.
+    study_dir:
+        Where the study's store would live.
+    n_configs, n_exhaustive:
+        Configs, and the trainings of an exhaustive search (``n_configs * instances.n``).
+    planned:
+        The trainings the strategy plans for the whole study
+        (:meth:`~stalwart.selection.base.Strategy.planned_trainings`), None when that
+        depends on the results (racing).
+    n_stored:
+        Trainings already in an existing store of the same spec (0 for a new study).
+    resumes:
+        Whether ``study_dir`` already holds this study.
+    """
+
+    spec: StudySpec
+    study_dir: Path
+    n_configs: int
+    n_exhaustive: int
+    planned: int | None
+    n_stored: int
+    resumes: bool
+
+
+def plan(
+    spec: StudySpec | str | Path,
+    study_dir: str | Path | None = None,
+    *,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> StudyPlan:
+    """Check a study as :func:`run` does and say what it would train; create nothing.
+
+    Parameters are those of :func:`run`. An existing store in ``study_dir`` is read (to
+    count what it holds and to check it was made from the same spec), never written.
+
+    Raises
+    ------
+    UserError
+        Whatever :func:`run` refuses before it trains.
+    """
+    spec = _checked(spec, executor, workers, address)
+    directory = Path(study_dir or default_study_dir(spec))
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory}: not a directory; choose another --study-dir")
+    configs = expand(spec)
+    n_stored, resumes = 0, (directory / DB_NAME).exists()
+    if resumes:
+        with Store(directory) as store:
+            if store.get_meta("identity") not in (None, spec.identity()):
+                raise _other_spec(directory)
+            n_stored = store.n_results()
+    return StudyPlan(spec, directory, len(configs), len(configs) * spec.instances.n,
+                     build_strategy(spec, configs).planned_trainings(), n_stored, resumes)

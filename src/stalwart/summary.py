@@ -1,8 +1,15 @@
-"""What a study has found so far, computed from its store alone (for show/status/report)."""
+"""What a study has found so far, computed from its store alone (for show/status/report).
+
+A study *has a valid result* when its strategy selected a config with at least one
+successful (``ok``) instance. A study that ended otherwise (every instance of its pick
+failed, or nothing was selected) has a :attr:`StudySummary.problem` instead, and the CLI
+exits 1: a selection resting on no result is not an answer.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +32,11 @@ class ConfigSummary:
     criterion_value: float
     removed_at: int | None = None
 
+    @property
+    def n_ok(self) -> int:
+        """Finished instances with a finite value of the metric (not failed, not diverged)."""
+        return sum(math.isfinite(v) for v in self.values)
+
 
 @dataclass
 class StudySummary:
@@ -41,6 +53,9 @@ class StudySummary:
     decisions: list[Decision]
     finished: bool
     statistics: dict[str, float] = field(default_factory=dict)
+    problem: str | None = None
+    """Why the study ended without a valid result (see the module docstring); None while
+    it has one or has not ended."""
 
     @property
     def n_exhaustive(self) -> int:
@@ -63,6 +78,7 @@ class StudySummary:
         return {
             "name": self.name,
             "finished": self.finished,
+            "problem": self.problem,
             "metric": self.spec.metric.name,
             "direction": self.spec.metric.direction,
             "criterion": self.spec.criterion.name,
@@ -85,6 +101,47 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+NO_RESULT_META = "no_valid_result"
+"""Store meta key: why the study's last session ended without a valid result."""
+
+
+def no_result_reason(selection: str | None, results: Mapping[tuple[str, int], InstanceResult],
+                     metric: str) -> str | None:
+    """Why ``selection`` is not a valid result given the study's ``results``, or None if it is.
+
+    A valid result is an instance of the selected config with a finite value of ``metric``.
+
+    Parameters
+    ----------
+    selection:
+        The config id the strategy selected, or None when it selected nothing.
+    results:
+        Every stored result of the study.
+    metric:
+        The study's metric.
+
+    Returns
+    -------
+    str or None
+        One line that says what is missing and how many trainings failed, with the first
+        error (usually the cause), e.g. ``no valid result: the selected config 3ea4... has
+        no successful instance (24 of 24 trainings failed; first error: ...)``.
+    """
+    def good(r: InstanceResult) -> bool:
+        return r.status == "ok" and math.isfinite(r.value(metric))
+
+    if selection is not None and any(good(r) for r in results.values() if r.config_id == selection):
+        return None
+    failed = [r for r in results.values() if not good(r)]
+    errors = [r.error for r in failed if r.error]
+    cost = f"{len(failed)} of {len(results)} trainings failed, diverged or lack {metric}"
+    if errors:
+        cost += f"; first error: {errors[0]}"
+    what = ("the study selected no config" if selection is None
+            else f"the selected config {selection} has no successful instance")
+    return f"no valid result: {what} ({cost})"
+
+
 def summarize(store: Store, spec: StudySpec) -> StudySummary:
     configs = store.configs()
     results = store.results()
@@ -105,6 +162,11 @@ def summarize(store: Store, spec: StudySpec) -> StudySummary:
                                        removed.get(c.id)))
     selection_id = store.get_meta("selection")
     selection = next((s for s in summaries if s.config.id == selection_id), None)
+    problem = store.get_meta(NO_RESULT_META)
+    if selection is not None and selection.n_ok == 0:
+        # A store written before selections were checked may name a config without results.
+        problem = no_result_reason(selection.config.id, results, metric)
+        selection = None
     stats: dict[str, float] = {}
     if selection is not None and selection.values:
         arr = np.asarray(selection.values, dtype=float)
@@ -125,4 +187,5 @@ def summarize(store: Store, spec: StudySpec) -> StudySummary:
         decisions=decisions,
         finished=selection is not None,
         statistics=stats,
+        problem=None if selection is not None else problem,
     )

@@ -2,7 +2,11 @@
 
 :func:`load_spec` and :func:`parse_spec` are how a spec enters stalwart: they return a
 :class:`~stalwart.spec.StudySpec` whose names (dataset, model and training parameters,
-strategy, criterion, evaluators) exist. Kept apart from :mod:`stalwart.spec`, which stays
+strategy, criterion, evaluators) exist. A driver asks more before it creates a study:
+:func:`check_runnable` (:func:`load_runnable_spec` for a file) also refuses settings that
+cannot work or would be silently changed (dataset options, a ``train_size`` larger than the
+training pool, a metric direction that would select the worst config, a halving warm-up
+above ``instances.n``), cheapest first and without loading any data. Kept apart from :mod:`stalwart.spec`, which stays
 the pure YAML/pydantic layer, because the checks import the torch-side registries (so this
 module sits above :mod:`stalwart.spec` and :mod:`stalwart.space`). Every problem is a
 one-line :class:`~stalwart.errors.SpecError` that starts with a key path.
@@ -10,11 +14,12 @@ one-line :class:`~stalwart.errors.SpecError` that starts with a key path.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 from stalwart.checks import choice, first
-from stalwart.errors import SpecError
+from stalwart.errors import DataError, SpecError
 from stalwart.spec import StudySpec, parse_structure, read_spec_yaml
 
 
@@ -42,6 +47,22 @@ def parse_spec(data: Any, *, source: str = "spec") -> StudySpec:
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a YAML spec file; every problem is a one-line SpecError."""
     return parse_spec(read_spec_yaml(path), source=str(Path(path)))
+
+
+def load_runnable_spec(path: str | Path) -> StudySpec:
+    """Read a spec file and make every check a driver makes before training.
+
+    :func:`check_runnable` on what :func:`load_spec` reads, in the order that reports
+    problems found without torch before importing it.
+
+    Raises
+    ------
+    SpecError
+        The first problem, on one line that starts with its key path.
+    """
+    spec = parse_structure(read_spec_yaml(path), source=str(Path(path)))
+    check_runnable(spec)
+    return spec
 
 
 def _split_problem(problem: str) -> tuple[str, str]:
@@ -111,6 +132,162 @@ def check_spec(spec: StudySpec) -> None:
     check_selection(spec)
     check_evaluators(spec)
     check_configs(spec)
+
+
+def check_runnable(spec: StudySpec) -> None:
+    """Every check a driver makes before it creates a study: :func:`check_spec`, then settings
+    that cannot work or would be silently changed.
+
+    The checks that need no torch come first (names, dataset options and sizes, the metric
+    and its direction, the strategy against ``instances.n``), so that a typo is reported in
+    well under a second; model configs import torch and come last (evaluators, when a spec
+    has any, before the metric that may be theirs). Nothing is loaded: dataset sizes come
+    from :data:`stalwart.data.CATALOG`.
+
+    Kept out of :func:`check_spec`, which also reopens stored studies: a study stored before a
+    check was added stays readable by ``stalwart show``.
+
+    Raises
+    ------
+    SpecError
+        The first problem, on one line that starts with its key path.
+    """
+    check_dataset(spec)
+    check_selection(spec)
+    check_evaluators(spec)  # imports torch only for a spec that has evaluators
+    check_settings(spec)  # after evaluators: the metric may be one of theirs
+    check_configs(spec)
+    check_data_files(spec)
+
+
+def check_data_files(spec: StudySpec) -> None:
+    """A file dataset that may not download (``download: false``) has its files on disk.
+
+    With downloads allowed, the workers fetch what is missing; that cannot be checked
+    without downloading.
+
+    Raises
+    ------
+    SpecError
+        ``dataset.root`` (or ``dataset.options.download``), saying where it looked.
+    """
+    import importlib
+
+    from stalwart.data import dataset_info
+
+    info = dataset_info(spec.dataset.name)
+    if info.find_local is None or {**info.defaults, **spec.dataset.options}.get("download", True):
+        return
+    module, function = info.find_local.split(":")
+    try:
+        getattr(importlib.import_module(module), function)(spec.dataset.name, spec.dataset.root)
+    except DataError as exc:
+        key = "dataset.root" if spec.dataset.root is not None else "dataset.options.download"
+        raise SpecError(f"{key}: {exc}") from None
+
+
+def check_settings(spec: StudySpec) -> None:
+    """The part of :func:`check_runnable` beyond :func:`check_spec`: settings that cannot work
+    on this dataset, or that would be silently changed. Needs no torch and loads nothing.
+
+    Raises
+    ------
+    SpecError
+        The first problem, on one line that starts with its key path.
+    """
+    check_data_settings(spec)
+    check_metric(spec)
+    check_direction(spec)
+    check_strategy_fits(spec)
+
+
+def check_data_settings(spec: StudySpec) -> None:
+    """The dataset's task and options exist and are valid, and ``instances`` fits its pool.
+
+    Raises
+    ------
+    SpecError
+        ``dataset.task``, ``dataset.options.<name>`` or ``instances.train_size`` /
+        ``instances.variation``, with what is wrong.
+    """
+    from stalwart.data import dataset_info
+    from stalwart.data.options import resolve_task
+
+    info = dataset_info(spec.dataset.name)
+    try:
+        resolve_task(spec.dataset.name, spec.dataset.task, info.tasks)
+    except DataError as exc:
+        raise SpecError(f"dataset.task: {exc}") from None
+    first(info.problems(spec.dataset.options), SpecError)
+    pool = info.pool_size(spec.dataset.options)
+    size = spec.instances.train_size
+    where = f"the training pool of dataset {spec.dataset.name!r} has {pool:,} rows ({info.pool_rule})"
+    if size is not None and size > pool:
+        raise SpecError(f"instances.train_size: {size:,} is larger than the pool it is drawn "
+                        f"from: {where}")
+    if spec.instances.variation == "sampling" and (size is None or size == pool):
+        # Init and order are fixed per config, and the whole pool is the same set every time:
+        # every instance would be the same training.
+        raise SpecError(f"instances.variation: 'sampling' varies only the training subsample, "
+                        f"so it needs a train_size smaller than the pool ({where})")
+
+
+# The metrics the trainer reports, by the direction in which they improve; a study that
+# minimizes an accuracy would select the worst config and exit 0.
+_HIGHER_IS_BETTER = ("accuracy",)
+_LOWER_IS_BETTER = ("loss", "rmse", "rmse_rel")
+
+
+def check_direction(spec: StudySpec) -> None:
+    """The direction of a metric the trainer reports is the one in which it improves.
+
+    Evaluator metrics are left to the user: their direction depends on what they measure.
+
+    Raises
+    ------
+    SpecError
+        ``metric.direction``, naming the right one.
+    """
+    name = spec.metric.name
+    if name in {e.name for e in spec.metric.evaluators}:
+        return
+    base = name.removeprefix("val_").removeprefix("test_")
+    right = ("maximize" if base in _HIGHER_IS_BETTER
+             else "minimize" if base in _LOWER_IS_BETTER else spec.metric.direction)
+    if spec.metric.direction != right:
+        raise SpecError(f"metric.direction: {name} is better when "
+                        f"{'higher' if right == 'maximize' else 'lower'}; set direction: {right} "
+                        f"(it is {spec.metric.direction}, which would select the worst config)")
+
+
+# Strategy parameters that count instances: a value above instances.n would be clamped, and
+# the strategy would silently train every config n times (an exhaustive search).
+_INSTANCE_COUNTS = {"halving": "warmup", "racing": "start"}
+
+
+def check_strategy_fits(spec: StudySpec) -> None:
+    """A strategy's instance counts (halving's ``warmup``, racing's ``start``) are at most
+    ``instances.n``, whether given or defaulted.
+
+    Raises
+    ------
+    SpecError
+        ``strategy.warmup`` / ``strategy.start``, with both numbers.
+    """
+    from stalwart.selection import STRATEGIES
+
+    param = _INSTANCE_COUNTS.get(spec.strategy.name)
+    if param is None or spec.strategy.name not in STRATEGIES:
+        return
+    given = param in spec.strategy.params
+    value = spec.strategy.params[param] if given else \
+        inspect.signature(STRATEGIES[spec.strategy.name]).parameters[param].default
+    n = spec.instances.n
+    if isinstance(value, int) and value > n:
+        what = f"{value}" if given else f"the default {value}"
+        raise SpecError(f"strategy.{param}: {what} is more than instances.n ({n}); every config "
+                        f"would get all {n} instances, an exhaustive search: set "
+                        f"strategy.{param} to at most {n} or strategy.name: exhaustive")
 
 
 def check_metric(spec: StudySpec) -> None:

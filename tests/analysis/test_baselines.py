@@ -1,4 +1,4 @@
-"""Random search, TPE and TPE + WilcoxonPruner replayed on a table."""
+"""Random search, TPE, TPE + WilcoxonPruner and TPE + RacingPruner replayed on a table."""
 
 from __future__ import annotations
 
@@ -98,6 +98,17 @@ def test_tpe_wilcoxon_prunes_and_counts_only_used_trainings() -> None:
     assert pruned and all(d.n_instances < 8 for d in pruned)
     assert out.trainings == 8 * 16 - sum(8 - d.n_instances for d in pruned)
     assert out.selection is not None
+
+
+def test_tpe_racing_prunes_with_stalwarts_test_and_finds_the_best() -> None:
+    table = grid_table(n_instances=8)
+    out = replay(table, "tpe_racing", criterion=MEAN, direction="maximize", seed=3,
+                 n_startup_trials=4)
+    pruned = [d for d in out.decisions if d.reason.startswith("pruned by racing test (welch")]
+    # the grid's means are 5-40 noise widths apart: most models lose at their first test
+    assert len(pruned) >= 8 and all(d.n_instances == 3 for d in pruned)
+    assert out.trainings == 8 * 16 - sum(8 - d.n_instances for d in pruned)
+    assert out.selection == "m15"
 
 
 def test_baselines_share_the_summary() -> None:

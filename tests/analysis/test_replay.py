@@ -14,7 +14,7 @@ from stalwart.analysis.table import ResultTable, read_table
 from stalwart.errors import UserError
 from stalwart.selection import get_criterion, ranking
 
-CCT = Path(__file__).resolve().parents[3] / "shared" / "data" / "cct_cifar10_instances.csv"
+CCT = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "cct_cifar10_instances.csv"
 MEAN = get_criterion("mean")
 
 
@@ -46,7 +46,6 @@ def test_exhaustive_reproduces_the_tables_ranking(criterion: str, direction: str
         assert out.time == pytest.approx(10.0 * out.trainings)
 
 
-@pytest.mark.skipif(not CCT.is_file(), reason="shared/data/cct_cifar10_instances.csv absent")
 def test_exhaustive_on_the_authors_table() -> None:
     table = read_table(CCT, filter={"dt_len": "20000"})
     summary = replay_many(

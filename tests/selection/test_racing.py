@@ -83,12 +83,13 @@ def test_hand_checked_numbers() -> None:
     assert welch_less(race_order("C", 3), race_order("E", 3))[1] > 0.05  # C survives n=3
 
 
-def test_hand_checked_race() -> None:
-    s = Racing(
+def hand_checked_race(criterion: str) -> Racing:
+    """The race checked by hand above (welch, alpha 0.05, start 3), scored by ``criterion``."""
+    return Racing(
         setup(
             CONFIGS,
             n_instances=6,
-            criterion="max",
+            criterion=criterion,
             direction="maximize",
             instance_order=INSTANCE_ORDER,
         ),
@@ -96,6 +97,10 @@ def test_hand_checked_race() -> None:
         alpha=0.05,
         start=3,
     )
+
+
+def test_hand_checked_race() -> None:
+    s = hand_checked_race("max")
     survivors = set(CONFIGS)
     for step in range(6):
         batch = s.ask()
@@ -130,15 +135,7 @@ def test_hand_checked_race() -> None:
 
 def test_hand_checked_race_selects_by_criterion() -> None:
     """The same race with the mean criterion selects A."""
-    s = Racing(
-        setup(
-            CONFIGS,
-            n_instances=6,
-            criterion="mean",
-            direction="maximize",
-            instance_order=INSTANCE_ORDER,
-        ),
-    )
+    s = hand_checked_race("mean")
     drive(s, ACCURACY, CONFIGS)
     assert s.selection == "A"
     assert [d.config_id for d in s.decisions if d.action == "removed"] == ["B", "C", "D"]

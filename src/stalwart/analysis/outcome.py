@@ -39,6 +39,7 @@ import numpy as np
 
 from stalwart.analysis.table import ResultTable
 from stalwart.core import Decision, Direction
+from stalwart.errors import TableError
 
 __all__ = ["ReplayOutcome", "Verdict", "Reference", "ReplaySummary", "standard_error"]
 
@@ -99,6 +100,10 @@ class Reference:
     """The exhaustive search over the full table, and how to judge a pick against it.
 
     Build with :meth:`from_table`. See the module docstring for the definitions.
+    :meth:`from_table` raises :class:`~stalwart.errors.TableError` for a table with
+    never-trained cells (restrict it with :meth:`ResultTable.complete` first) and for a
+    table without a valid result (every config failed under the failure policy), where
+    every pick would be "the best".
     """
 
     ranking: list[str]
@@ -124,9 +129,16 @@ class Reference:
         from stalwart.selection import get_criterion, ranking
 
         crit = get_criterion(criterion) if isinstance(criterion, str) else criterion
+        # A never-trained cell is no failure, and judging against a best picked from
+        # guessed cells would be a wrong answer: the caller restricts the table first.
+        table.require_complete()
         rows = table.values_by_id()
         order = ranking(rows, crit, direction, failures)
         best = order[0]
+        if all(math.isinf(k) for k in crit.key(np.sort(rows[best]), direction, failures)):
+            # The best key is the failed key: every config failed under this policy, so
+            # the "best" is just the first row and P(best) would be a meaningless 100%.
+            raise TableError(_no_valid_result(table, failures))
         values = {cid: crit.value(np.sort(v), direction, failures) for cid, v in rows.items()}
         return cls(
             ranking=order,
@@ -163,6 +175,16 @@ class Reference:
             near_best=pick == self.best or regret <= self.best_se,
             regret=regret,
         )
+
+
+def _no_valid_result(table: ResultTable, failures: str) -> str:
+    if failures == "worst" and np.isfinite(table.values).any():
+        return (
+            "no valid result in the table: every config has a failed (nan) instance, and "
+            "failures=worst counts such a config as failed (--failures ignore scores the "
+            "instances that finished)"
+        )
+    return "no valid result in the table: every instance of every config failed (nan)"
 
 
 def standard_error(

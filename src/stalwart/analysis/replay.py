@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary
 from stalwart.analysis.table import ResultTable
 from stalwart.core import Direction, Trial, derive_seed
 from stalwart.errors import UserError
+from stalwart.selection import STRATEGIES, StrategySetup, make_strategy
 
 
 def strategy_names() -> list[str]:
@@ -38,8 +39,6 @@ def strategy_names() -> list[str]:
     :data:`stalwart.analysis.baselines.BASELINES`), so a new strategy or baseline is
     replayable, and listed by ``stalwart replay``, without touching this module.
     """
-    from stalwart.selection import STRATEGIES
-
     return [*STRATEGIES, *BASELINES]
 
 
@@ -73,41 +72,6 @@ def _check_n_instances(table: ResultTable, n_instances: int | None) -> int:
     if not 1 <= n <= table.n_instances:
         raise UserError(f"n_instances must be in 1..{table.n_instances}, got {n}")
     return n
-
-
-def _make(
-    table: ResultTable,
-    name: str,
-    *,
-    criterion: Any,
-    direction: Direction,
-    order: list[int],
-    n_instances: int,
-    budget: int | None,
-    failures: str,
-    params: Mapping[str, Any],
-) -> Any:
-    from stalwart.selection import STRATEGIES, StrategySetup, make_strategy
-
-    if name not in STRATEGIES:
-        valid = ", ".join(strategy_names())
-        raise UserError(f"unknown strategy {name!r}; valid: {valid}")
-    try:
-        return make_strategy(
-            name,
-            StrategySetup(
-                tuple(table.config_ids),
-                n_instances=n_instances,
-                criterion=criterion,
-                direction=direction,
-                instance_order=tuple(order),
-                budget=budget,
-                failures=failures,
-            ),
-            **params,
-        )
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"strategy {name}: {exc}") from None
 
 
 def replay(
@@ -160,36 +124,37 @@ def replay(
     Raises
     ------
     UserError
-        unknown strategy, bad order or parameter.
+        unknown strategy, bad order or parameter; a table with never-trained cells
+        (:class:`~stalwart.errors.TableError`; see :meth:`ResultTable.complete`).
     """
+    table.require_complete()
     order_list = check_order(
         range(table.n_instances) if order is None else order, table.n_instances
     )
     n = _check_n_instances(table, n_instances)
-    if strategy_name in BASELINES:
-        return run_baseline(
-            table,
-            strategy_name,
+    if strategy_name not in STRATEGIES and strategy_name not in BASELINES:
+        valid = ", ".join(strategy_names())
+        raise UserError(f"unknown strategy {strategy_name!r}; valid: {valid}")
+    # One setup for either kind: a strategy is built from it, a baseline evaluates by it.
+    try:
+        setup = StrategySetup(
+            tuple(table.config_ids),
+            n_instances=n,
             criterion=criterion,
             direction=direction,
-            order=order_list,
+            instance_order=tuple(order_list),
             budget=budget,
-            n_instances=n,
             failures=failures,
-            seed=seed,
-            **strategy_params,
         )
-    strategy = _make(
-        table,
-        strategy_name,
-        criterion=criterion,
-        direction=direction,
-        order=order_list,
-        n_instances=n,
-        budget=budget,
-        failures=failures,
-        params=strategy_params,
-    )
+        strategy = (
+            None
+            if strategy_name in BASELINES
+            else make_strategy(strategy_name, setup, **strategy_params)
+        )
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"strategy {strategy_name}: {exc}") from None
+    if strategy is None:
+        return run_baseline(table, strategy_name, setup, seed=seed, **strategy_params)
     rows = {cid: i for i, cid in enumerate(table.config_ids)}
     times = table.times
     trainings = 0

@@ -11,10 +11,27 @@ A wide table is how per-instance results travel between studies and replays:
 
 Cells
 -----
-A number is a finished instance; the literal ``nan`` (any case) is a failed or diverged
-instance (``inf`` is read as failed too: no statistic survives it); an *empty* cell is an
-instance that was never run, which makes the table ragged and is an error, because a
-replay needs every instance of every config.
+Three kinds of cell, kept apart because they mean different things:
+
+* a number is a finished instance;
+* the literal ``nan`` (any case) is an instance that ran and failed or diverged: the
+  criteria score it as a failure (``failures="worst"`` or ``"ignore"``);
+* an *empty* cell is an instance that was never trained (a halving or racing study
+  eliminates configs before their last instances). It is no failure: the table records
+  it in :attr:`ResultTable.trained` and knows no value for it.
+
+``inf`` and ``-inf`` are read as failed instances, as the selection criteria treat any
+non-finite value (a diverged loss); :func:`read_table` adds a note naming the first such
+cell, because a table that means something else by ``inf`` would be misread.
+:func:`write_wide` writes every non-finite value as ``nan``, so stalwart's own tables
+never carry ``inf``.
+
+A time cell is empty exactly when its value cell is: a time without a result, or a
+result without a time, is an error.
+
+A replay needs a value for every instance it may ask for: :meth:`ResultTable.complete`
+keeps the instance columns that every config has (the warm-up of a halving study), and
+:meth:`ResultTable.require_complete` refuses a table with empty cells.
 """
 
 from __future__ import annotations
@@ -63,7 +80,12 @@ class ResultTable:
         Replays address instances by *position* ``0..n_instances-1`` instead.
     trained:
         optional boolean mask of the cells that were run; ``write_wide`` leaves the others
-        empty (a study that eliminated configs early never ran them). None: all were.
+        empty (a study that eliminated configs early never ran them) and ``read_table``
+        reads them back into this mask. Their ``values`` are NaN, but they are not failed
+        instances. None: every cell was run.
+    notes:
+        one-line remarks on how the table was read (e.g. ``inf`` cells counted as failed),
+        for the caller to show.
     """
 
     config_ids: list[str]
@@ -73,6 +95,7 @@ class ResultTable:
     metric: str
     instance_labels: list[int] = field(default_factory=list)
     trained: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=float)
@@ -86,6 +109,10 @@ class ResultTable:
                 raise ValueError("times must have the same shape as values")
         if not self.instance_labels:
             self.instance_labels = list(range(1, self.values.shape[1] + 1))
+        if self.trained is not None:
+            self.trained = np.asarray(self.trained, dtype=bool)
+            if self.trained.shape != self.values.shape:
+                raise ValueError("trained must have the same shape as values")
 
     @property
     def n_configs(self) -> int:
@@ -110,6 +137,69 @@ class ResultTable:
     def total_time(self) -> float | None:
         """Seconds an exhaustive search over the whole table trained (failed cells count 0)."""
         return None if self.times is None else float(np.nansum(self.times))
+
+    @property
+    def n_missing(self) -> int:
+        """Cells that were never trained (empty in the CSV)."""
+        return 0 if self.trained is None else int((~self.trained).sum())
+
+    def require_complete(self, where: str = "table") -> None:
+        """Refuse a table with never-trained cells: a replay cannot look them up.
+
+        Raises
+        ------
+        TableError
+            naming the first empty cell and how to get a full table.
+        """
+        if self.n_missing == 0:
+            return
+        assert self.trained is not None  # n_missing > 0
+        r, c = (int(i) for i in np.argwhere(~self.trained)[0])
+        raise TableError(
+            f"{where}: {self.n_missing} cells were never trained (first: config "
+            f"{self.config_ids[r]!r}, instance {self.instance_labels[c]}); a replay needs a "
+            "value for every instance it may ask for: use ResultTable.complete() or a "
+            "table of an exhaustive study"
+        )
+
+    def complete(self, where: str = "table") -> ResultTable:
+        """The table restricted to the instance columns that every config has.
+
+        A halving or racing study trains its first instances (the warm-up) for every
+        config and the later ones only for the survivors; a replay can only use what
+        every config has, so it gets those columns, all configs kept. A complete table
+        is returned as it is.
+
+        Raises
+        ------
+        TableError
+            when no instance column is complete (some config was never trained at all,
+            or the configs share no instance).
+        """
+        if self.n_missing == 0:
+            return self
+        assert self.trained is not None  # n_missing > 0
+        keep = self.trained.all(axis=0)
+        if not keep.any():
+            empty = [cid for cid, row in zip(self.config_ids, self.trained, strict=True)
+                     if not row.any()]
+            why = (f"config {empty[0]!r} has no trained instance" if empty
+                   else "no instance was trained for every config")
+            raise TableError(
+                f"{where}: nothing to replay: {why}; a replay needs instances that every "
+                "config has (a study's table has its warm-up; an exhaustive study has all)"
+            )
+        cols = np.flatnonzero(keep)
+        return ResultTable(
+            config_ids=list(self.config_ids),
+            params=[dict(p) for p in self.params],
+            values=self.values[:, cols],
+            times=None if self.times is None else self.times[:, cols],
+            metric=self.metric,
+            instance_labels=[self.instance_labels[i] for i in cols],
+            trained=None,
+            notes=list(self.notes),
+        )
 
 
 # ---- reading -------------------------------------------------------------------------
@@ -206,20 +296,97 @@ def _parse_param(cell: str) -> Any:
     return value if math.isfinite(value) else text
 
 
-def _parse_number(cell: str, *, path: str, line: int, column: str) -> float:
+@dataclass
+class _Infinities:
+    """Where ``inf`` cells were met: counted as failed, and noted once."""
+
+    count: int = 0
+    first: str = ""
+
+    def note(self, path: str) -> list[str]:
+        if not self.count:
+            return []
+        return [
+            f"{path}: {self.count} cell(s) are inf (first: {self.first}); counted as failed "
+            "instances, like nan"
+        ]
+
+
+def _parse_number(
+    cell: str, *, path: str, line: int, column: str, infinities: _Infinities
+) -> float | None:
+    """The cell's value: a float, NaN for a failed instance, None for an empty cell."""
     text = cell.strip()
     if text == "":
-        raise TableError(
-            f"{path}: line {line}, column {column!r} is empty (ragged instances; "
-            "write nan for a failed instance)"
-        )
+        return None
     try:
         value = float(text)
     except ValueError:
         raise TableError(
             f"{path}: line {line}, column {column!r}: {text!r} is not a number"
         ) from None
-    return value if math.isfinite(value) else math.nan
+    if math.isinf(value):
+        # float() also reads overflowing literals such as 1e999 as inf.
+        if not infinities.count:
+            infinities.first = f"line {line}, column {column!r}"
+        infinities.count += 1
+        return math.nan
+    return value
+
+
+def _parse_time(cell: str, *, path: str, line: int, column: str) -> float | None:
+    """A training time in seconds: >= 0, NaN (unknown) or None (empty cell)."""
+    text = cell.strip()
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0  # reported below with the other impossible times
+    if math.isnan(value) or (math.isfinite(value) and value >= 0):
+        return value
+    raise TableError(
+        f"{path}: line {line}, column {column!r}: {text!r} is not a time in seconds "
+        "(a number >= 0, or nan)"
+    )
+
+
+def _parse_instances(
+    row: Sequence[str],
+    pos: Mapping[str, int],
+    value_cols: Mapping[int, str],
+    time_cols: Mapping[int, str] | None,
+    labels: Sequence[int],
+    *,
+    path: str,
+    line: int,
+    infinities: _Infinities,
+) -> tuple[list[float], list[float] | None, list[bool]]:
+    """One row's values, times and trained mask (an empty cell: never trained)."""
+    values: list[float] = []
+    times: list[float] | None = None if time_cols is None else []
+    trained: list[bool] = []
+    for i in labels:
+        col = value_cols[i]
+        v = _parse_number(row[pos[col]], path=path, line=line, column=col,
+                          infinities=infinities)
+        trained.append(v is not None)
+        values.append(math.nan if v is None else v)
+        if time_cols is None or times is None:
+            continue
+        tcol = time_cols[i]
+        t = _parse_time(row[pos[tcol]], path=path, line=line, column=tcol)
+        if (t is None) != (v is None):
+            # A result without its time (or the reverse) is a broken table, not an
+            # untrained instance: refuse rather than guess which cell is right.
+            empty, full = (tcol, col) if t is None else (col, tcol)
+            raise TableError(
+                f"{path}: line {line}, column {empty!r} is empty but {full!r} is not "
+                "(an empty cell is an instance never trained: leave both empty, or "
+                "write nan for a failed one)"
+            )
+        times.append(math.nan if t is None else t)
+    return values, times, trained
 
 
 def _cell_matches(cell: str, wanted: str) -> bool:
@@ -270,8 +437,15 @@ def read_table(
     ------
     TableError
         missing file, no instance columns, missing id/param/filter columns, non-numeric
-        or empty instance cells, index gaps, rows of the wrong length, duplicate ids, or
-        a filter that keeps no row. The message is one line and names the column/line.
+        instance cells, a time cell empty where its value is not (or the reverse), index
+        gaps, rows of the wrong length, duplicate ids, or a filter that keeps no row. The
+        message is one line and names the column/line.
+
+    Notes
+    -----
+    Empty instance cells are instances never trained (:attr:`ResultTable.trained`);
+    ``nan`` cells failed; ``inf`` cells are read as failed and noted in
+    :attr:`ResultTable.notes`.
     """
     where = str(path)
     p = Path(path)
@@ -326,6 +500,8 @@ def read_table(
     params: list[dict[str, Any]] = []
     values: list[list[float]] = []
     times: list[list[float]] = []
+    trained: list[list[bool]] = []
+    infinities = _Infinities()
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -351,20 +527,20 @@ def read_table(
         seen[cid] = line
         ids.append(cid)
         params.append(hp)
-        values.append(
-            [_parse_number(row[pos[value_cols[i]]], path=where, line=line, column=value_cols[i])
-             for i in labels]
+        row_values, row_times, row_trained = _parse_instances(
+            row, pos, value_cols, time_cols, labels, path=where, line=line,
+            infinities=infinities,
         )
-        if time_cols is not None:
-            times.append(
-                [_parse_number(row[pos[time_cols[i]]], path=where, line=line, column=time_cols[i])
-                 for i in labels]
-            )
+        values.append(row_values)
+        trained.append(row_trained)
+        if row_times is not None:
+            times.append(row_times)
     if not ids:
         if filter:
             spec = ",".join(f"{c}={v}" for c, v in filter.items())
             raise TableError(f"{where}: --filter {spec} matches no row")
         raise TableError(f"{where}: no data rows")
+    mask = np.array(trained, dtype=bool)
     return ResultTable(
         config_ids=ids,
         params=params,
@@ -372,6 +548,9 @@ def read_table(
         times=np.array(times, dtype=float) if time_cols is not None else None,
         metric=metric,
         instance_labels=labels,
+        # None when every cell was run, so a full table reads exactly as before.
+        trained=None if mask.all() else mask,
+        notes=infinities.note(where),
     )
 
 
@@ -387,8 +566,9 @@ def _format_param(value: Any) -> str:
 
 
 def _format_number(value: float) -> str:
-    # repr round-trips floats exactly; NaN is written `nan` (a failed instance).
-    return "nan" if math.isnan(value) else repr(float(value))
+    # repr round-trips floats exactly. Every non-finite value is a failed instance to the
+    # criteria, so it is written `nan`, the one spelling of a failure.
+    return repr(float(value)) if math.isfinite(value) else "nan"
 
 
 def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
@@ -396,7 +576,8 @@ def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
 
     Columns: ``config_id``, the hyperparameter columns (union over rows, first-seen
     order; lists/dicts as JSON), ``<metric>_1..n``, then ``time_1..n`` when the table has
-    times. Failed instances are written ``nan``.
+    times. Failed instances (any non-finite value) are written ``nan``; instances never
+    trained (``table.trained`` False) are left empty, value and time.
 
     Parameters
     ----------
@@ -455,7 +636,8 @@ def table_from_results(
     -----
     An instance that was never run is marked in ``trained`` and written as an empty
     cell, unlike a failed one (``nan``): the table of a study that eliminated configs
-    early is honest about what it knows, and replay refuses it as ragged.
+    early is honest about what it knows. ``read_table`` reads the empty cells back as
+    never trained, and ``stalwart replay`` replays the columns every config has.
     """
     items = list(results)
     if n_instances is None:

@@ -8,6 +8,12 @@ Examples
         --criterion mean --direction maximize --repeats 200
     stalwart replay cct.csv --filter dt_len=10000 --strategy racing --param test=welch \\
         --criterion mean --direction maximize --order 3,0,7,... --trace
+
+Nothing is adjusted silently: settings that cannot apply are refused (one line, exit 2)
+and settings that make the replay uninformative (a warm-up that covers every instance, a
+table with ``inf`` cells, a table of a study that never trained some instances) give a
+one-line ``stalwart: warning:`` on standard error, printed once the replay has run so
+that a refusal stays a single line.
 """
 
 from __future__ import annotations
@@ -29,6 +35,14 @@ from stalwart.analysis.replay import (
 from stalwart.analysis.table import ResultTable, read_table
 from stalwart.checks import first, integer
 from stalwart.errors import UserError
+
+DEFAULT_REPEATS = 100
+DEFAULT_TOP_K = 3
+
+# The strategy parameter that counts instances per config, and so must fit the table.
+INSTANCE_PARAMS: dict[str, str] = {"halving": "warmup", "racing": "start"}
+# Their smallest valid values (the strategies refuse less).
+LOWEST: dict[str, int] = {"warmup": 1, "start": 2}
 
 
 def register(subparsers: Any) -> None:
@@ -63,7 +77,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--direction", required=True, choices=("maximize", "minimize"))
     p.add_argument("--failures", default="worst", choices=("worst", "ignore"))
-    p.add_argument("--repeats", type=int, default=100, help="random instance orders")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help=f"random instance orders (default {DEFAULT_REPEATS}; not with --order)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds the instance orders")
     p.add_argument("--budget", type=int, help="most trainings per replay")
     p.add_argument(
@@ -73,7 +91,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--trace", action="store_true", help="print the models kept/removed at each step"
     )
-    p.add_argument("--top-k", type=int, default=3, help="k of P(top-k) (default 3)")
+    p.add_argument("--top-k", type=int, help=f"k of P(top-k) (default {DEFAULT_TOP_K})")
     p.add_argument("--value-pattern", help="instance value columns, e.g. 'ValAccuracy_{i}'")
     p.add_argument("--time-pattern", help="instance time columns, e.g. 'TrainingTime_{i}'")
     p.add_argument("--id-column", help="column holding the config id")
@@ -110,6 +128,9 @@ def _pairs(items: list[str], flag: str, *, typed: bool = True) -> dict[str, Any]
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        if key.strip() in out:
+            # The last one would win silently; the user meant one of them.
+            raise UserError(f"{flag} {key.strip()}: given twice")
         out[key.strip()] = _scalar(value) if typed else value.strip()
     return out
 
@@ -139,18 +160,96 @@ def _strategy_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.warmup is not None:
         if args.strategy != "halving":
             raise UserError(f"--warmup applies to halving, not {args.strategy}")
+        if "warmup" in params:
+            raise UserError("--warmup and --param warmup=...: give one of them")
         params["warmup"] = args.warmup
     return params
 
 
-def _load(args: argparse.Namespace) -> ResultTable:
-    return read_table(
+def _load(args: argparse.Namespace, notes: list[str]) -> ResultTable:
+    """The table, restricted to the instances every config has (with a note)."""
+    table = read_table(
         args.table,
         value_pattern=args.value_pattern,
         time_pattern=args.time_pattern,
         id_column=args.id_column,
         filter=_pairs(args.filter, "--filter", typed=False) or None,
     )
+    notes.extend(table.notes)
+    if table.n_missing == 0:
+        return table
+    # A study's own table: eliminated configs never ran their later instances. A replay
+    # can only look up what every config has, so it replays those columns, all configs
+    # kept; never-trained cells are not failures and are not guessed.
+    full = table
+    table = full.complete(args.table)
+    notes.append(
+        f"{args.table}: {full.n_missing} of {full.values.size} cells were never trained "
+        f"(empty); replaying the {table.n_instances} instance(s) every config has "
+        f"({_labels(table.instance_labels)}), {table.n_configs} configs; a replay of all "
+        f"{full.n_instances} needs an exhaustive study's table"
+    )
+    return table
+
+
+def _labels(labels: list[int]) -> str:
+    if labels == list(range(labels[0], labels[0] + len(labels))) and len(labels) > 2:
+        return f"columns {labels[0]}..{labels[-1]}"
+    return "column" + ("s " if len(labels) > 1 else " ") + ",".join(map(str, labels))
+
+
+def _strategy_default(strategy: str, param: str) -> Any:
+    import inspect
+
+    from stalwart.selection import STRATEGIES
+
+    return inspect.signature(STRATEGIES[strategy]).parameters[param].default
+
+
+def _check_fit(
+    args: argparse.Namespace, table: ResultTable, params: dict[str, Any], notes: list[str]
+) -> None:
+    """Refuse settings the table cannot honour; note those that make the replay moot."""
+    first(
+        [
+            *([] if args.n_instances is None else integer(
+                "--n-instances", args.n_instances, low=1, high=table.n_instances)),
+            *([] if args.top_k is None else integer(
+                "--top-k", args.top_k, low=1, high=table.n_configs)),
+        ],
+        UserError,
+    )
+    n = table.n_instances if args.n_instances is None else args.n_instances
+    key = INSTANCE_PARAMS.get(args.strategy)
+    if key is None:
+        return
+    value = params.get(key)
+    if value is None:
+        # The default is the strategy's own (a study's default too), not one picked per
+        # table: a replay should evaluate the strategy a study would run. On a small
+        # table that default may cover every instance, which the user must hear about.
+        default = _strategy_default(args.strategy, key)
+        if default >= n:
+            flag = "--warmup K" if key == "warmup" else f"--param {key}=K"
+            hint = (f"pass {flag} with K < {n}" if n > LOWEST[key]
+                    else "too few instances per config for anything else")
+            notes.append(
+                f"{args.strategy}'s default {key} of {default} instances covers all {n} "
+                f"instances per config of the table: the replay is an exhaustive search "
+                f"({hint})"
+            )
+        return
+    flag = "--warmup" if args.warmup is not None else f"--param {key}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value > n:
+            raise UserError(
+                f"{flag} {value}: the table has {n} instances per config (use at most {n})"
+            )
+        if value == n:
+            notes.append(
+                f"{flag} {value} covers all {n} instances per config: the replay is an "
+                "exhaustive search"
+            )
 
 
 # ---- the command ---------------------------------------------------------------------
@@ -161,20 +260,30 @@ def run(args: argparse.Namespace) -> int:
     names = strategy_names()
     if args.strategy not in names:
         raise UserError(f"--strategy {args.strategy!r} is unknown; valid: {', '.join(names)}")
+    if args.order is not None and args.repeats is not None:
+        raise UserError("--repeats does not apply with --order (one replay of that order)")
     first(
         [
-            *integer("--repeats", args.repeats, low=1),
-            *integer("--top-k", args.top_k, low=1),
+            *([] if args.repeats is None else integer("--repeats", args.repeats, low=1)),
+            *([] if args.top_k is None else integer("--top-k", args.top_k, low=1)),
             *([] if args.budget is None else integer("--budget", args.budget, low=1)),
         ],
         UserError,
     )
-    table = _load(args)
+    notes: list[str] = []
+    table = _load(args, notes)
     crit = _criterion(args)
     params = _strategy_params(args)
-    ref = Reference.from_table(
-        table, criterion=crit, direction=args.direction, failures=args.failures, top_k=args.top_k
-    )
+    _check_fit(args, table, params, notes)
+    repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
+    top_k = min(DEFAULT_TOP_K, table.n_configs) if args.top_k is None else args.top_k
+    try:
+        ref = Reference.from_table(
+            table, criterion=crit, direction=args.direction, failures=args.failures,
+            top_k=top_k,
+        )
+    except UserError as exc:
+        raise UserError(f"{args.table}: {exc}") from None
     common: dict[str, Any] = dict(
         criterion=crit,
         direction=args.direction,
@@ -196,14 +305,17 @@ def run(args: argparse.Namespace) -> int:
         summary = replay_many(
             table,
             args.strategy,
-            repeats=args.repeats,
+            repeats=repeats,
             seed=args.seed,
-            top_k=args.top_k,
+            top_k=top_k,
             reference=ref,
             **common,
         )
+    # Only now, with every refusal behind us, so that an error stays one line.
+    for note in notes:
+        print(f"stalwart: warning: {note}", file=sys.stderr)
     if args.format == "json":
-        doc: dict[str, Any] = {}
+        doc: dict[str, Any] = {"notes": notes}
         if summary is not None:
             doc["summary"] = summary.to_dict()
         if single is not None:
@@ -235,10 +347,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from stalwart.cli.output import make_console
 
     # Wide enough for a trace row (ids, p-values, reasons) on one line, even when piped.
-    return Console(file=sys.stdout, width=max(140, Console().width), highlight=False)
+    return make_console(file=sys.stdout, width=max(140, make_console().width), highlight=False)
 
 
 def _num(value: float | None, digits: int = 4) -> str:

@@ -1,6 +1,8 @@
 """``stalwart run | status | show | results``: arguments in, :mod:`stalwart.study` called, text out.
 
-``run`` is :func:`stalwart.study.run` with a progress view; the others read a study's store.
+``run`` is :func:`stalwart.study.run` with a progress view (``--dry-run``:
+:func:`stalwart.study.plan`); the others read a study's store. ``run`` and ``show`` exit 1
+for a study that ended without a valid result, with the reason on one line.
 """
 
 from __future__ import annotations
@@ -9,43 +11,51 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from stalwart.cli.output import make_console
 from stalwart.core import Decision, InstanceResult
 from stalwart.errors import UserError
 from stalwart.execution import EXECUTORS
 from stalwart.selection.base import Strategy
 from stalwart.store import Store
-from stalwart.study import Progress, StudyInterrupted, run, stored_spec
+from stalwart.study import Progress, StudyInterrupted, StudyPlan, plan, run, stored_spec
 from stalwart.summary import StudySummary, summarize
+
+STUDY_DIR_HELP = "the study's directory (where stalwart run keeps it: --study-dir, default studies/<name>)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run or resume a study from a YAML spec")
     p.add_argument("spec", help="the study spec (YAML)")
     p.add_argument("--study-dir", help="where the study's store lives (default: studies/<name>)")
-    p.add_argument("--workers", type=int, help="parallel trainings (default: spec, else one per core)")
+    p.add_argument("--workers", type=int,
+                   help="parallel trainings (default: spec, else one per core; not with --executor serial)")
     p.add_argument("--executor", choices=list(EXECUTORS), default="local",
                    help="where instances train (default: local worker processes)")
-    p.add_argument("--address", help="Ray cluster address ('auto' joins a running cluster)")
+    p.add_argument("--address", help="Ray cluster address ('auto' joins a running cluster); "
+                   "only with --executor ray")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything and print the plan; create and train nothing")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="how far a study has come")
-    p.add_argument("study_dir")
+    p.add_argument("study_dir", help=STUDY_DIR_HELP)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("show", help="the selected model, its criterion values and the elimination steps")
-    p.add_argument("study_dir")
+    p.add_argument("study_dir", help=STUDY_DIR_HELP)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("results", help="the per-instance results as a wide table (the format replay reads)")
-    p.add_argument("study_dir")
+    p.add_argument("study_dir", help=STUDY_DIR_HELP)
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--metric", help="metric to tabulate (default: the study's metric)")
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
@@ -66,10 +76,13 @@ class _ProgressView:
 
     def on_start(self, n_configs: int, n_exhaustive: int, n_done: int, n_planned: int | None) -> None:
         self.survivors = n_configs
-        total = min(n_planned or n_exhaustive, n_exhaustive)
+        self.done = n_done  # every count below is the whole study's, resumed or not
+        # The plan is for the whole study; ties with the median keep more configs, so a
+        # resumed study may already hold more than planned.
+        total = max(min(n_planned or n_exhaustive, n_exhaustive), n_done)
         if not self.quiet:
             self.console.print(f"{n_configs} configs; {n_done} trainings already in the store; "
-                               f"about {total} planned (exhaustive: {n_exhaustive})")
+                               f"about {total} for the whole study (exhaustive: {n_exhaustive})")
         if self.quiet or not self.console.is_terminal:
             return
         from rich.progress import (
@@ -84,8 +97,7 @@ class _ProgressView:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console)
         self.bar.start()
-        self.task = self.bar.add_task(self._desc(), total=max(total, n_done), completed=n_done)
-        self.done = n_done
+        self.task = self.bar.add_task(self._desc(), total=total, completed=n_done)
 
     def _desc(self) -> str:
         return f"training ({self.survivors} survivors)"
@@ -99,20 +111,39 @@ class _ProgressView:
         elif result.status != "ok" and not self.quiet:
             self.console.print(f"instance {result.config_id}/{result.instance} {result.status}: {result.error or ''}")
 
-    def on_decisions(self, decisions: list[Decision]) -> None:
+    def on_decisions(self, decisions: list[Decision], n_trainings: int) -> None:
         removed = [d for d in decisions if d.action == "removed"]
         if removed and not self.quiet and self.bar is None:
             steps = sorted({d.step for d in removed})
             self.console.print(f"step {steps[-1]}: removed {len(removed)} configs; "
-                               f"{self.done} trainings so far")
+                               f"{n_trainings} trainings so far")
 
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
 
 
+def _print_plan(p: StudyPlan, out: Console) -> None:
+    spec = p.spec
+    planned = ("a number that depends on the results" if p.planned is None
+               else f"about {p.planned}")
+    out.print(f"study {spec.name}: {spec.strategy.name} on {spec.metric.name} "
+              f"({spec.metric.direction}), criterion {spec.criterion.name}; the spec is valid")
+    out.print(f"configs: {p.n_configs}; instances per config: at most {spec.instances.n}")
+    out.print(f"trainings: {planned} for the whole study, of {p.n_exhaustive} for an exhaustive search"
+              + (f"; budget {spec.budget.max_trainings}" if spec.budget.max_trainings else ""))
+    where = (f"resumes it ({p.n_stored} trainings stored)" if p.resumes
+             else "would create it")
+    out.print(f"study dir: {p.study_dir} ({where})")
+    out.print("dry run: nothing created, nothing trained")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True, soft_wrap=True)
+    if args.dry_run:
+        _print_plan(plan(args.spec, args.study_dir, executor=args.executor, workers=args.workers,
+                         address=args.address), make_console(soft_wrap=True))
+        return 0
+    console = make_console(stderr=True, soft_wrap=True)
     view = _ProgressView(console, args.quiet)
     progress = Progress(on_start=view.on_start, on_result=view.on_result,
                         on_decisions=view.on_decisions)
@@ -128,8 +159,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         view.stop()
     if not args.quiet:
         console.print(f"done in {done.wall_time:.0f} s")
-    _print_show(done.summary, Console(soft_wrap=True))
-    return 0 if done.outcome.selection is not None else 1
+    _print_show(done.summary, make_console(soft_wrap=True))
+    if not done.valid:
+        print(f"stalwart: {done.problem or 'no valid result'}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # ---- status / show ---------------------------------------------------------------------
@@ -152,13 +186,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     with store:
         s = summarize(store, spec)
         running = _driver_running(store)
-    state = "finished" if s.finished else ("running" if running else "stopped (resume with stalwart run)")
-    out = Console(soft_wrap=True)
+    if s.finished:
+        state = "finished"
+    elif running:
+        state = "running"
+    elif s.problem:
+        state = "ended without a valid result (stalwart run retrains its failed instances)"
+    else:
+        state = "stopped (resume with stalwart run)"
+    out = make_console(soft_wrap=True)
     out.print(f"study {s.name} at {args.study_dir}: {state}")
     out.print(f"trainings: {s.n_trainings} done ({s.n_failed} failed) of {s.n_exhaustive} "
               f"for an exhaustive search; survivors: {s.n_survivors} of {s.n_configs}")
     if s.selection is not None:
         out.print(f"selected: {s.selection.config.id} {s.selection.config.to_json()}")
+    elif s.problem and not running:
+        out.print(s.problem)
     return 0
 
 
@@ -173,7 +216,8 @@ def _print_show(s: StudySummary, out: Console) -> None:
     out.print(f"[bold]study {s.name}[/bold]: {spec.strategy.name} on {spec.metric.name} "
               f"({spec.metric.direction}), criterion {spec.criterion.name}")
     if s.selection is None:
-        out.print("no selection yet")
+        # Why there is none goes to standard error, on one line, from the caller.
+        out.print("selected: none (no valid result)" if s.problem else "no selection yet")
     else:
         c = s.selection
         out.print(f"[bold]selected[/bold] {c.config.id}: {c.config.to_json()}")
@@ -203,6 +247,36 @@ def _print_show(s: StudySummary, out: Console) -> None:
             rule = ", ".join(ths) if ths else (f"p <= {_fmt(max(ps))}" if ps else ds[0].reason)
             table.add_row(str(step), _fmt(ds[0].n_instances), str(len(ds)), rule, str(left))
         out.print(table)
+        _print_removals(s, steps, out)
+
+
+def _why(d: Decision, criterion: str, versus: str) -> str:
+    """Why one config was dropped, with the numbers its strategy recorded.
+
+    ``versus`` names what ``d.threshold`` is: halving's median (``threshold``) or the
+    criterion value of the best config that racing tests against (``best``).
+    """
+    parts = [d.reason, f"{criterion} {_fmt(d.value)}"]  # "-": no finite value (failed)
+    if d.threshold is not None:
+        parts.append(f"{versus} {_fmt(d.threshold)}")
+    if d.statistic is not None:
+        parts.append(f"statistic {_fmt(d.statistic)}")
+    if d.p_value is not None:
+        parts.append(f"p = {_fmt(d.p_value)}")
+    return "; ".join(parts)
+
+
+def _print_removals(s: StudySummary, steps: dict[int, list[Decision]], out: Console) -> None:
+    table = Table(title="removed configs and why")
+    for col in ("step", "config", "instances", "why"):
+        table.add_column(col)
+    params = {c.config.id: c.config.to_json() for c in s.configs}
+    versus = "best" if s.spec.strategy.name == "racing" else "threshold"
+    for step in sorted(steps):
+        for d in steps[step]:
+            table.add_row(str(step), f"{d.config_id} {params.get(d.config_id, '')}",
+                          _fmt(d.n_instances), _why(d, s.spec.criterion.name, versus))
+    out.print(table)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -212,7 +286,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(s.to_dict(), indent=2))
     else:
-        _print_show(s, Console(soft_wrap=True))
+        _print_show(s, make_console(soft_wrap=True))
+    if s.problem:
+        print(f"stalwart: {s.problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -231,24 +308,39 @@ def cmd_results(args: argparse.Namespace) -> int:
     table = table_from_results(results, configs, metric, n_instances=spec.instances.n)
     if args.format == "csv":
         if args.output:
-            write_wide(args.output, table)
+            _to_file(args.output, lambda: write_wide(args.output, table))
         else:
             write_wide(sys.stdout, table)
         return 0
+    # JSON has no NaN: a null value is a failed instance when `trained` is true and an
+    # instance never trained (empty in the CSV) when it is false; the two must not merge.
+    ran = ([[True] * table.n_instances] * table.n_configs if table.trained is None
+           else table.trained.tolist())
     doc = {
         "metric": metric,
         "direction": spec.metric.direction,
         "configs": [
             {"config_id": cid, "params": table.params[i],
-             "values": [None if math.isnan(v) else v for v in table.values[i]],
+             "values": [v if math.isfinite(v) else None for v in table.values[i].tolist()],
+             "trained": ran[i],
              "times": None if table.times is None else
-             [None if math.isnan(v) else v for v in table.times[i]]}
+             [v if math.isfinite(v) else None for v in table.times[i].tolist()]}
             for i, cid in enumerate(table.config_ids)
         ],
     }
     text = json.dumps(doc, indent=2)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        _to_file(args.output, lambda: Path(args.output).write_text(text + "\n"))
     else:
         print(text)
     return 0
+
+
+def _to_file(path: str, write: Callable[[], object]) -> None:
+    """Run ``write``; a path that cannot be written is a one-line error naming it."""
+    if Path(path).is_dir():
+        raise UserError(f"--output: {path} is a directory; give a file name")
+    try:
+        write()
+    except OSError as exc:
+        raise UserError(f"--output: cannot write {path} ({exc.strerror or exc})") from None

@@ -8,8 +8,9 @@ Loading is cached in-process: the same arguments return the **same** :class:`Dat
 object, because worker processes call :func:`load_dataset` once per training. Treat the
 returned tensors as read-only.
 
-What a study's driver needs to know of a dataset, its tasks and each task's quality metric,
-is in :data:`METRICS`, read by :func:`quality_metric` without loading anything:
+What a study's driver needs to know of a dataset (its tasks and their quality metrics, its
+options, the size of its training pool) is in :data:`CATALOG`
+(:mod:`stalwart.data.catalog`), read without loading anything or importing torch:
 
 >>> quality_metric("calorimeter", "position")
 'rmse'
@@ -18,49 +19,76 @@ is in :data:`METRICS`, read by :func:`quality_metric` without loading anything:
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stalwart.core import canonical_json
-from stalwart.data import calorimeter
-from stalwart.data.base import Dataset
-from stalwart.data.calorimeter import baseline_energy_sum_fit, load_calorimeter
-from stalwart.data.cifar import load_cifar10
-from stalwart.data.mnist import load_fashion_mnist, load_mnist
+from stalwart.data.catalog import CATALOG, DatasetInfo
 from stalwart.data.options import resolve_task
-from stalwart.data.tabular import load_breast_cancer, load_digits, load_iris, load_wine
 from stalwart.errors import DataError
 
-Loader = Callable[..., Dataset]
+if TYPE_CHECKING:
+    from stalwart.data.base import Dataset
+
+Loader = Callable[..., "Dataset"]
 """``loader(*, task=None, root=None, seed=0, **options) -> Dataset``."""
 
+
+def _deferred(module: str, function: str) -> Loader:
+    """A loader that imports its module (numpy, torch, scikit-learn) on its first call.
+
+    Keeps ``import stalwart.data`` light: a driver checks a spec against :data:`CATALOG`
+    without importing torch.
+    """
+
+    def load(**kwargs: Any) -> Dataset:
+        return getattr(importlib.import_module(module), function)(**kwargs)
+
+    load.__name__ = load.__qualname__ = function
+    load.__doc__ = f"``{module}.{function}``, imported when first called."
+    return load
+
+
 DATASETS: dict[str, Loader] = {
-    "calorimeter": load_calorimeter,
-    "fashion_mnist": load_fashion_mnist,
-    "mnist": load_mnist,
-    "cifar10": load_cifar10,
-    "digits": load_digits,
-    "iris": load_iris,
-    "breast_cancer": load_breast_cancer,
-    "wine": load_wine,
+    "calorimeter": _deferred("stalwart.data.calorimeter", "load_calorimeter"),
+    "fashion_mnist": _deferred("stalwart.data.mnist", "load_fashion_mnist"),
+    "mnist": _deferred("stalwart.data.mnist", "load_mnist"),
+    "cifar10": _deferred("stalwart.data.cifar", "load_cifar10"),
+    "digits": _deferred("stalwart.data.tabular", "load_digits"),
+    "iris": _deferred("stalwart.data.tabular", "load_iris"),
+    "breast_cancer": _deferred("stalwart.data.tabular", "load_breast_cancer"),
+    "wine": _deferred("stalwart.data.tabular", "load_wine"),
 }
 
-_CLASSIFICATION: dict[str, str] = {"classification": "accuracy"}
-
-METRICS: dict[str, dict[str, str]] = {
-    "calorimeter": dict(calorimeter.METRICS),
-    "fashion_mnist": _CLASSIFICATION,
-    "mnist": _CLASSIFICATION,
-    "cifar10": _CLASSIFICATION,
-    "digits": _CLASSIFICATION,
-    "iris": _CLASSIFICATION,
-    "breast_cancer": _CLASSIFICATION,
-    "wine": _CLASSIFICATION,
-}
+METRICS: dict[str, dict[str, str]] = {name: dict(info.metrics) for name, info in CATALOG.items()}
 """Dataset name -> {task: name of its quality metric (``Dataset.metric``)}; the first task
 is the default. The loaders report the same names (``tests/data/test_registry.py``)."""
+
+_DEFERRED_NAMES = {"Dataset": "stalwart.data.base",
+                   "baseline_energy_sum_fit": "stalwart.data.calorimeter"}
+
+
+def __getattr__(name: str) -> Any:
+    # The torch-side names, imported on first use (PEP 562).
+    if name in _DEFERRED_NAMES:
+        return getattr(importlib.import_module(_DEFERRED_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The metadata of dataset ``name`` (:class:`~stalwart.data.catalog.DatasetInfo`).
+
+    Raises
+    ------
+    DataError
+        Unknown name, with the same one-line message :func:`load_dataset` gives.
+    """
+    if name not in CATALOG:
+        raise DataError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
+    return CATALOG[name]
 
 
 def quality_metric(name: str, task: str | None = None) -> str:
@@ -80,9 +108,7 @@ def quality_metric(name: str, task: str | None = None) -> str:
     DataError
         Unknown name or task, with the same one-line message :func:`load_dataset` gives.
     """
-    if name not in METRICS:
-        raise DataError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
-    metrics = METRICS[name]
+    metrics = dataset_info(name).metrics
     return metrics[resolve_task(name, task, tuple(metrics))]
 
 
@@ -151,11 +177,14 @@ def clear_cache() -> None:
 
 __all__ = [
     "DATASETS",
+    "CATALOG",
     "METRICS",
     "Dataset",
+    "DatasetInfo",
     "Loader",
     "baseline_energy_sum_fit",
     "clear_cache",
+    "dataset_info",
     "load_dataset",
     "quality_metric",
 ]

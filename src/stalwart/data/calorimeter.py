@@ -58,7 +58,7 @@ the validation and test sets do not change when ``n_pool`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,9 @@ import torch
 
 from stalwart.core import derive_seed
 from stalwart.data.base import Dataset
-from stalwart.data.options import positive_int, resolve_options, resolve_task
+from stalwart.data.catalog import CATALOG
+from stalwart.data.options import resolve_task
+from stalwart.data.shower import ShowerParams
 from stalwart.errors import DataError
 
 GRID = 15
@@ -76,57 +78,10 @@ _CENTRE = GRID // 2
 _CHUNK = 8192
 """Events generated at once: bounds each (chunk, 16, 16) float64 temporary to ~17 MB."""
 
-METRICS = {"energy": "rmse_rel", "position": "rmse"}
+METRICS = dict(CATALOG["calorimeter"].metrics)
 """Each task's quality metric (``Dataset.metric``); the first task is the default."""
 TASKS = tuple(METRICS)
 FEATURE_NAMES = ("energy_sum", "barycentre_x", "barycentre_y")
-
-
-@dataclass(frozen=True)
-class ShowerParams:
-    """Physics parameters of the generator; see the module docstring for their meaning.
-
-    Lengths are in cell units (radii in units of ``moliere_radius``), energies in GeV,
-    ``stochastic_term`` in sqrt(GeV) (0.10 means 10%/sqrt(E)).
-    """
-
-    e_min: float = 1.0
-    e_max: float = 100.0
-    impact_halfwidth: float = 0.5
-    moliere_radius: float = 1.0
-    core_fraction: float = 0.85
-    core_radius: float = 0.2
-    halo_radius: float = 0.8
-    radius_spread: float = 0.1
-    stochastic_term: float = 0.10
-    constant_term: float = 0.01
-    noise: float = 0.02
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise DataError(f"calorimeter option {f.name!r} must be a number, got {value!r}")
-            object.__setattr__(self, f.name, float(value))
-            if not np.isfinite(value) or value < 0:
-                raise DataError(
-                    f"calorimeter option {f.name!r} must be finite and >= 0, got {value!r}"
-                )
-        if not 0 < self.e_min < self.e_max:
-            raise DataError(f"calorimeter needs 0 < e_min < e_max, got {self.e_min}, {self.e_max}")
-        if not 0 <= self.core_fraction <= 1:
-            raise DataError(
-                f"calorimeter option 'core_fraction' must be in [0, 1], got {self.core_fraction}"
-            )
-        if min(self.moliere_radius, self.core_radius, self.halo_radius) <= 0:
-            raise DataError(
-                "calorimeter options 'moliere_radius', 'core_radius', 'halo_radius' must be > 0"
-            )
-        # Impacts beyond the central 3x3 cells would let showers leak out of the window.
-        if self.impact_halfwidth > 1.5:
-            raise DataError(
-                f"calorimeter option 'impact_halfwidth' must be <= 1.5, got {self.impact_halfwidth}"
-            )
 
 
 def corner_integral(x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -256,14 +211,8 @@ def load_calorimeter(
     """
     del root
     task = resolve_task("calorimeter", task, TASKS)
-    defaults: dict[str, Any] = {"n_pool": 30000, "n_val": 5000, "n_test": 5000}
-    defaults.update(asdict(ShowerParams()))
-    opts = resolve_options("calorimeter", options, defaults)
-    sizes = {
-        "train": positive_int("calorimeter", "n_pool", opts.pop("n_pool")),
-        "val": positive_int("calorimeter", "n_val", opts.pop("n_val")),
-        "test": positive_int("calorimeter", "n_test", opts.pop("n_test")),
-    }
+    opts = CATALOG["calorimeter"].resolve(options)
+    sizes = {"train": opts.pop("n_pool"), "val": opts.pop("n_val"), "test": opts.pop("n_test")}
     params = ShowerParams(**opts)
 
     parts: dict[str, dict[str, torch.Tensor]] = {}

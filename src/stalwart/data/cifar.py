@@ -29,7 +29,8 @@ import torch
 
 from stalwart.data import download
 from stalwart.data.base import Dataset
-from stalwart.data.options import positive_int, resolve_options, resolve_task
+from stalwart.data.catalog import CATALOG
+from stalwart.data.options import resolve_task
 from stalwart.errors import DataError
 
 NAME = "cifar10"
@@ -90,6 +91,18 @@ def locate(root: Path | None, *, allow_download: bool) -> Path:
     return cache / SUBDIR
 
 
+def find_local(name: str, root: str | None) -> None:
+    """Check that the six batches are on disk, downloading nothing.
+
+    Raises
+    ------
+    DataError
+        Where it looked and how to get the batches (what :func:`locate` says).
+    """
+    del name  # one dataset here
+    locate(Path(root).expanduser() if root is not None else None, allow_download=False)
+
+
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One pickle batch as (uint8 images ``(N, 3, 32, 32)``, int64 labels ``(N,)``).
 
@@ -143,10 +156,10 @@ def load_cifar10(
     """CIFAR-10; see the module docstring. Options: ``n_val`` (5000), ``download`` (True)."""
     del seed
     task = resolve_task(NAME, task, ("classification",))
-    opts = resolve_options(NAME, options, {"n_val": 5000, "download": True})
-    n_val = positive_int(NAME, "n_val", opts["n_val"])
+    opts = CATALOG[NAME].resolve(options)
+    n_val = opts["n_val"]
     directory = locate(
-        Path(root).expanduser() if root is not None else None, allow_download=bool(opts["download"])
+        Path(root).expanduser() if root is not None else None, allow_download=opts["download"]
     )
     batches = [read_batch(directory / b) for b in TRAIN_BATCHES]
     x_all, y_all = _to_tensors(

@@ -30,8 +30,9 @@ import torch
 
 from stalwart.data import download
 from stalwart.data.base import Dataset
+from stalwart.data.catalog import CATALOG
 from stalwart.data.idx import read_idx
-from stalwart.data.options import positive_int, resolve_options, resolve_task
+from stalwart.data.options import resolve_task
 from stalwart.errors import DataError
 
 # role -> file stem (without .gz); the order is the order of the error messages.
@@ -149,6 +150,20 @@ def locate(source: IdxSource, root: Path | None, *, allow_download: bool) -> dic
     return found
 
 
+SOURCES: dict[str, IdxSource] = {"mnist": MNIST, "fashion_mnist": FASHION_MNIST}
+
+
+def find_local(name: str, root: str | None) -> None:
+    """Check that dataset ``name``'s four files are on disk, downloading nothing.
+
+    Raises
+    ------
+    DataError
+        Where it looked and how to get the files (what :func:`locate` says).
+    """
+    locate(SOURCES[name], Path(root).expanduser() if root is not None else None, allow_download=False)
+
+
 def _images(path: Path) -> torch.Tensor:
     images = read_idx(path, ndim=3)
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
@@ -172,12 +187,12 @@ def load_idx_dataset(
 ) -> Dataset:
     """Load ``source`` as a :class:`Dataset`. Options: ``n_val`` (10000), ``download`` (True)."""
     task = resolve_task(source.name, task, ("classification",))
-    opts = resolve_options(source.name, options, {"n_val": 10000, "download": True})
-    n_val = positive_int(source.name, "n_val", opts["n_val"])
+    opts = CATALOG[source.name].resolve(options)
+    n_val = opts["n_val"]
     paths = locate(
         source,
         Path(root).expanduser() if root is not None else None,
-        allow_download=bool(opts["download"]),
+        allow_download=opts["download"],
     )
     x_all = _images(paths["train_images"])
     y_all = _labels(paths["train_labels"], x_all.shape[0])

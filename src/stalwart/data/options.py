@@ -1,15 +1,13 @@
-"""Validation shared by every loader: the task name and the keyword options.
+"""The task name every loader validates the same way.
 
-Loaders declare their options as a mapping name -> default; anything else a caller passes is
-a user error (a typo in a study spec), reported with the valid choices.
+A loader's keyword options are declared and checked in :mod:`stalwart.data.catalog`
+(:meth:`~stalwart.data.catalog.DatasetInfo.resolve`), readable without loading anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from stalwart.checks import first, integer
 from stalwart.errors import DataError
 
 
@@ -28,37 +26,3 @@ def resolve_task(dataset: str, task: str | None, tasks: Sequence[str]) -> str:
             f"unknown task {task!r} for dataset {dataset!r}; valid tasks: {', '.join(tasks)}"
         )
     return task
-
-
-def resolve_options(
-    dataset: str, options: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``defaults`` updated with ``options``, after checking every option name is known.
-
-    Raises
-    ------
-    DataError
-        If an option is unknown; the message lists the valid options.
-    """
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        valid = ", ".join(sorted(defaults)) or "(none)"
-        raise DataError(
-            f"unknown option {unknown[0]!r} for dataset {dataset!r}; valid options: {valid}"
-        )
-    merged = dict(defaults)
-    merged.update(options)
-    return merged
-
-
-def positive_int(dataset: str, name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """``value`` as an int, checked to be > 0 (or >= 0 with ``allow_zero``).
-
-    Raises
-    ------
-    DataError
-        ``"option 'n_val' of dataset 'mnist': must be an integer >= 1, got 0"`` and the like.
-    """
-    key = f"option {name!r} of dataset {dataset!r}"
-    first(integer(key, value, low=0 if allow_zero else 1), DataError)
-    return value

@@ -28,7 +28,8 @@ from sklearn.model_selection import train_test_split
 
 from stalwart.core import derive_seed
 from stalwart.data.base import Dataset
-from stalwart.data.options import resolve_options, resolve_task
+from stalwart.data.catalog import CATALOG
+from stalwart.data.options import resolve_task
 from stalwart.errors import DataError
 
 _SKLEARN: dict[str, Callable[..., Any]] = {
@@ -37,14 +38,6 @@ _SKLEARN: dict[str, Callable[..., Any]] = {
     "breast_cancer": skdatasets.load_breast_cancer,
     "wine": skdatasets.load_wine,
 }
-
-
-def _fraction(name: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise DataError(
-            f"option {key!r} of dataset {name!r} must be a number in (0, 1), got {value!r}"
-        )
-    return float(value)
 
 
 def split_indices(
@@ -80,14 +73,8 @@ def load_tabular(
 ) -> Dataset:
     """Load scikit-learn's ``name`` set; see the module docstring for the options."""
     task = resolve_task(name, task, ("classification",))
-    defaults: dict[str, Any] = {"val_fraction": 0.2, "test_fraction": 0.2}
-    if name == "digits":
-        defaults["as_image"] = False
-    opts = resolve_options(name, options, defaults)
-    val_fraction = _fraction(name, "val_fraction", opts["val_fraction"])
-    test_fraction = _fraction(name, "test_fraction", opts["test_fraction"])
-    if val_fraction + test_fraction >= 1:
-        raise DataError(f"dataset {name!r}: val_fraction + test_fraction must be < 1")
+    opts = CATALOG[name].resolve(options)
+    val_fraction, test_fraction = float(opts["val_fraction"]), float(opts["test_fraction"])
 
     bunch = _SKLEARN[name]()
     x = np.asarray(bunch.data, dtype=np.float64)

@@ -8,6 +8,7 @@ a one-line :class:`~stalwart.errors.UserError` only for the study that asks for 
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Protocol
 
 from stalwart.checks import choice, first
@@ -34,7 +35,7 @@ class ExecutorFactory(Protocol):
 def _local(*, workers: int | None, max_retries: int, address: str | None) -> Executor:
     from stalwart.execution.local import LocalExecutor
 
-    del address  # one machine: nothing to join
+    del address  # one machine: nothing to join (check_executor refuses one)
     if workers is not None and workers < 1:
         raise UserError("--workers: must be >= 1")
     return LocalExecutor(workers, max_retries=max_retries)
@@ -64,6 +65,37 @@ EXECUTORS: dict[str, ExecutorFactory] = {
     "ray": _ray,
 }
 """Executor name -> factory; the order is the order ``stalwart run --help`` lists them."""
+
+
+def check_executor(name: str, *, workers: int | None = None, address: str | None = None) -> None:
+    """Refuse, before a study starts, an executor setting that would be silently ignored.
+
+    ``workers`` and ``address`` are what the user asked for explicitly (``--workers``,
+    ``--address``), not the spec's default ``workers``, which any executor may run.
+    Cheap: imports nothing but looks for Ray.
+
+    Raises
+    ------
+    UserError
+        An unknown executor; ``--workers`` below 1, with the serial executor (one trial at a
+        time) or with a Ray cluster (its size is its own); ``--address`` with an executor
+        other than Ray; Ray not installed.
+    """
+    first(choice("--executor", name, EXECUTORS, what="executor"), UserError)
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers: must be >= 1, got {workers}")
+    if address is not None and name != "ray":
+        raise UserError(f"--address: only the ray executor joins a cluster; the {name} executor "
+                        "runs on this machine (drop --address or use --executor ray)")
+    if workers is not None and name == "serial":
+        raise UserError("--workers: the serial executor trains one instance at a time in this "
+                        "process (drop --workers or use --executor local)")
+    if workers is not None and name == "ray" and address is not None:
+        raise UserError("--workers: a Ray cluster joined with --address runs as many instances "
+                        "as it has room for (drop --workers)")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        raise UserError("--executor ray: Ray is not installed (install it with: "
+                        "pip install 'stalwart[ray]')")
 
 
 def make_executor(name: str, *, workers: int | None = None, max_retries: int = 1,

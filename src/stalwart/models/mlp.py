@@ -73,16 +73,10 @@ def check(s: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def build(s: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int,
-          n_features: int) -> MLP:
-    """Build an :class:`MLP` from checked settings."""
-    return MLP(s, input_shape, n_outputs, n_features)
-
-
 FAMILY = ModelFamily(
     name="mlp",
     defaults=DEFAULTS,
     check=check,
-    build=build,
+    build=MLP,  # its constructor is the builder
     description="fully connected network on flattened inputs",
 )

@@ -97,16 +97,10 @@ def check(s: Mapping[str, Any]) -> list[str]:
     return problems + integer("width", s["width"], low=1)
 
 
-def build(s: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int,
-          n_features: int) -> ResNet18:
-    """Build a :class:`ResNet18` from checked settings."""
-    return ResNet18(s, input_shape, n_outputs, n_features)
-
-
 FAMILY = ModelFamily(
     name="resnet18",
     defaults=DEFAULTS,
     check=check,
-    build=build,
+    build=ResNet18,  # its constructor is the builder
     description="CIFAR-style ResNet-18 (BasicBlock [2,2,2,2], 3x3 stem), `width` channels",
 )

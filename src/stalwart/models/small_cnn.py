@@ -134,16 +134,10 @@ def check(s: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def build(s: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int,
-          n_features: int) -> SmallCNN:
-    """Build a :class:`SmallCNN` from checked settings."""
-    return SmallCNN(s, input_shape, n_outputs, n_features)
-
-
 FAMILY = ModelFamily(
     name="small_cnn",
     defaults=DEFAULTS,
     check=check,
-    build=build,
+    build=SmallCNN,  # its constructor is the builder
     description="the paper's family: <= 2 conv blocks, <= 4 FC layers, optional extra inputs",
 )

@@ -8,6 +8,7 @@ how extra ``features`` are held fixed); this module turns them into robustness m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -33,6 +34,19 @@ def _input_box(
     if input_range is not None:
         lower, upper = lower.clamp(min=input_range[0]), upper.clamp(max=input_range[1])
     return lower, upper
+
+
+def _batch_boxes(
+    x: torch.Tensor,
+    eps: float,
+    input_range: tuple[float, float] | None,
+    features: torch.Tensor | None,
+    batch_size: int,
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """``(rows, lower, upper, features)`` of each batch: its input box and fixed features."""
+    for sl in batches(int(x.shape[0]), batch_size):
+        lower, upper = _input_box(x[sl], eps, input_range)
+        yield sl, lower, upper, None if features is None else features[sl]
 
 
 def log_sensitivity(
@@ -73,9 +87,7 @@ def log_sensitivity(
         ``(N,)`` float log-volumes.
     """
     out = []
-    for sl in batches(int(x.shape[0]), batch_size):
-        lower, upper = _input_box(x[sl], eps, input_range)
-        fb = None if features is None else features[sl]
+    for _, lower, upper, fb in _batch_boxes(x, eps, input_range, features, batch_size):
         lo, hi = interval_bounds(model, lower, upper, features=fb)
         width = (hi - lo).reshape(lo.shape[0], -1).clamp_min(floor)
         out.append(width.log().sum(dim=1))
@@ -154,14 +166,8 @@ def verified_accuracy(
         classifier returning logits ``(N, K)``.
     x, y:
         ``(N, ...)`` inputs and ``(N,)`` labels.
-    eps:
-        l_inf radius in input units.
-    input_range:
-        if given, the input box is intersected with it.
-    features:
-        optional ``(N, F)`` fixed extra inputs.
-    batch_size:
-        samples per bound computation.
+    eps, input_range, features, batch_size:
+        as in :func:`log_sensitivity`.
 
     Returns
     -------
@@ -172,9 +178,7 @@ def verified_accuracy(
     if n == 0:
         raise ValueError("verified_accuracy needs at least one sample")
     verified = 0
-    for sl in batches(n, batch_size):
-        lower, upper = _input_box(x[sl], eps, input_range)
-        fb = None if features is None else features[sl]
+    for sl, lower, upper, fb in _batch_boxes(x, eps, input_range, features, batch_size):
         margin = margin_lower_bounds(model, lower, upper, y[sl], features=fb)
         margin[torch.arange(margin.shape[0]), y[sl]] = math.inf
         verified += int((margin > 0).all(dim=1).sum())

@@ -70,6 +70,12 @@ def evaluate_checkpoint(
     n_samples, batch_size, seed:
         sample limit, batch size, seed of attacks and corruptions.
 
+    Raises
+    ------
+    ValueError
+        an unknown attack or corruption name, or corruptions of inputs that are not
+        images.
+
     Returns
     -------
     list of dict
@@ -81,6 +87,10 @@ def evaluate_checkpoint(
     if unknown:
         raise ValueError(f"unknown attack or corruption name(s): {unknown}")
     x, y, f = dataset.x_test, dataset.y_test, dataset.features_test
+    if corruptions and not (x.dim() == 4 and x.shape[1] in (1, 3)):
+        # Checked before any attack runs: minutes of attacks, then a shape error, helps no one.
+        raise ValueError(f"corruptions need image inputs (N, C, H, W) with 1 or 3 channels; "
+                         f"{dataset.name} gives {tuple(x.shape)}")
     if n_samples is not None:
         x, y = x[:n_samples], y[:n_samples]
         f = None if f is None else f[:n_samples]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ from stalwart.analysis.outcome import ReplayOutcome
 from stalwart.analysis.table import ResultTable
 from stalwart.core import Decision, Direction
 from stalwart.errors import UserError
-from stalwart.selection.criteria import Criterion
+from stalwart.selection.base import StrategySetup
+from stalwart.selection.criteria import Criterion, Failures
 
 __all__ = ["Evaluator", "SearchSpace", "evaluated", "import_optuna"]
 
@@ -48,12 +49,18 @@ def import_optuna() -> Any:
 class Evaluator:
     """Looks instances up in the table, counts trainings and time, scores models.
 
-    Attributes
+    Parameters
     ----------
     table:
         every instance of every config.
+    setup:
+        the race a strategy would be given: scoring, instance order, instances per model
+        and budget (no budget: enough for every config, ``n_configs * n_instances``).
+
+    Attributes
+    ----------
     criterion, direction, failures:
-        how models are scored.
+        how models are scored (the setup's).
     order:
         the instance order; a model's ``p``-th instance is column ``order[p]``.
     n:
@@ -65,14 +72,22 @@ class Evaluator:
     """
 
     table: ResultTable
-    criterion: Criterion
-    direction: Direction
-    failures: str
-    order: list[int]
-    n: int
-    budget: int
+    setup: StrategySetup
     trainings: int = 0
     time: float = 0.0
+    criterion: Criterion = field(init=False)
+    direction: Direction = field(init=False)
+    failures: Failures = field(init=False)
+    order: list[int] = field(init=False)
+    n: int = field(init=False)
+    budget: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.setup
+        self.criterion, self.direction, self.failures = s.criterion, s.direction, s.failures
+        self.order = list(s.order if s.instance_order is None else s.instance_order)
+        self.n = s.n_instances
+        self.budget = self.table.n_configs * self.n if s.budget is None else int(s.budget)
 
     @property
     def left(self) -> int:

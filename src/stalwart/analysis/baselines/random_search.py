@@ -23,14 +23,7 @@ def random_search(ev: Evaluator, *, seed: int) -> ReplayOutcome:
     seed:
         seeds ``numpy.random.default_rng``, which draws the models.
 
-    Returns
-    -------
-    ReplayOutcome
-
-    Raises
-    ------
-    UserError
-        a budget below one model.
+    Raises ``UserError`` for a budget below one model.
     """
     ev.check_budget("random", ev.n)
     rng = np.random.default_rng(seed)

@@ -9,18 +9,18 @@ one place they are declared. A new baseline is its own module plus one line in
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from stalwart.analysis.baselines._shared import Evaluator
 from stalwart.analysis.baselines.random_search import random_search
 from stalwart.analysis.baselines.tpe import tpe_search
+from stalwart.analysis.baselines.tpe_racing import tpe_racing_search
 from stalwart.analysis.baselines.tpe_wilcoxon import tpe_wilcoxon_search
 from stalwart.analysis.outcome import ReplayOutcome
 from stalwart.analysis.table import ResultTable
-from stalwart.core import Direction
 from stalwart.errors import UserError
-from stalwart.selection.criteria import Criterion, get_criterion
+from stalwart.selection.base import StrategySetup
 
 Baseline = Callable[..., ReplayOutcome]
 
@@ -28,6 +28,7 @@ BASELINES: dict[str, Baseline] = {
     "random": random_search,
     "tpe": tpe_search,
     "tpe_wilcoxon": tpe_wilcoxon_search,
+    "tpe_racing": tpe_racing_search,
 }
 """The baselines ``stalwart replay`` and :func:`~stalwart.analysis.replay.replay` know."""
 
@@ -43,19 +44,9 @@ def baseline_params(name: str) -> tuple[str, ...]:
 
 
 def run_baseline(
-    table: ResultTable,
-    name: str,
-    *,
-    criterion: Criterion | str,
-    direction: Direction,
-    order: Sequence[int],
-    budget: int | None,
-    n_instances: int,
-    failures: str = "worst",
-    seed: int = 0,
-    **params: Any,
+    table: ResultTable, name: str, setup: StrategySetup, *, seed: int = 0, **params: Any
 ) -> ReplayOutcome:
-    """Replay the baseline ``name`` (a key of :data:`BASELINES`).
+    """Replay the baseline ``name`` (a key of :data:`BASELINES`) and return its record.
 
     Parameters
     ----------
@@ -63,29 +54,18 @@ def run_baseline(
         every instance of every config.
     name:
         the baseline.
-    criterion, direction, failures:
-        how models are scored (see :mod:`stalwart.selection.criteria`).
-    order:
-        the instance order (a permutation of the table's instance positions); every
-        model is evaluated on its first ``n_instances`` positions.
-    budget:
-        the most trainings (instances); None: enough for every config
+    setup:
+        what a strategy would be given (see :class:`~stalwart.selection.base.StrategySetup`):
+        every model is evaluated on the first ``n_instances`` positions of the instance
+        order, scored by the criterion; no budget means enough for every config
         (``n_configs * n_instances``).
-    n_instances:
-        instances per model.
     seed:
         seeds the sampling (random search) or the TPE sampler.
     **params:
         see :func:`baseline_params`.
 
-    Returns
-    -------
-    ReplayOutcome
-
-    Raises
-    ------
-    UserError
-        an unknown baseline or parameter, a budget below one model, or no optuna.
+    Raises ``UserError`` for an unknown baseline or parameter, a budget below one model,
+    or no optuna.
     """
     if name not in BASELINES:
         raise UserError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
@@ -95,15 +75,4 @@ def run_baseline(
     if unknown:
         valid = ", ".join(accepted) or "none"
         raise UserError(f"{name}: unknown parameter {unknown[0]!r}; accepted: {valid}")
-    crit = get_criterion(criterion) if isinstance(criterion, str) else criterion
-    total = table.n_configs * n_instances
-    ev = Evaluator(
-        table=table,
-        criterion=crit,
-        direction=direction,
-        failures=failures,
-        order=list(order),
-        n=n_instances,
-        budget=total if budget is None else int(budget),
-    )
-    return BASELINES[name](ev, seed=seed, **params)
+    return BASELINES[name](Evaluator(table, setup), seed=seed, **params)

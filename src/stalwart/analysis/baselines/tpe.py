@@ -80,14 +80,7 @@ def tpe_search(
     max_repeats:
         repeated suggestions in a row before an unseen model is enqueued.
 
-    Returns
-    -------
-    ReplayOutcome
-
-    Raises
-    ------
-    UserError
-        a budget below one model, or no optuna.
+    Raises ``UserError`` for a budget below one model, or without optuna.
     """
     ev.check_budget("tpe", ev.n)
     return run_tpe(

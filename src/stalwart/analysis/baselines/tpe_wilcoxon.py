@@ -37,14 +37,7 @@ def tpe_wilcoxon_search(
     n_startup_steps:
         instances a trial gets before the pruner may stop it.
 
-    Returns
-    -------
-    ReplayOutcome
-
-    Raises
-    ------
-    UserError
-        a budget below one training, or no optuna.
+    Raises ``UserError`` for a budget below one training, or without optuna.
     """
     # A pruned model may stop after its first instance, so one training is enough.
     ev.check_budget("tpe_wilcoxon", 1)

@@ -55,6 +55,36 @@ def checkpoint_iterations(steps: int) -> list[int]:
     return points
 
 
+class _Best:
+    """What one run keeps per sample, updated after every iterate.
+
+    ``adv`` is the latest misclassified iterate (the start until one is), ``fooled``
+    whether any iterate was misclassified; ``x``, ``loss`` and ``grad`` are the
+    highest-loss iterate, its loss and its gradient.
+    """
+
+    def __init__(
+        self, x_adv: torch.Tensor, loss: torch.Tensor, logits: torch.Tensor,
+        grad: torch.Tensor, y: torch.Tensor,
+    ) -> None:
+        self.y = y
+        self.fooled = logits.argmax(dim=1) != y
+        self.adv = x_adv.clone()
+        self.x, self.loss, self.grad = x_adv.clone(), loss.clone(), grad.clone()
+
+    def update(
+        self, x_adv: torch.Tensor, loss: torch.Tensor, logits: torch.Tensor,
+        grad: torch.Tensor,
+    ) -> None:
+        wrong = logits.argmax(dim=1) != self.y
+        self.adv[wrong] = x_adv[wrong]
+        self.fooled |= wrong
+        improved = loss > self.loss
+        self.x[improved] = x_adv[improved]
+        self.grad[improved] = grad[improved]
+        self.loss = torch.where(improved, loss, self.loss)
+
+
 class APGD(Attack):
     """Auto-PGD, untargeted, with the CE or DLR loss.
 
@@ -137,12 +167,10 @@ class APGD(Attack):
         """
         x_adv = self._random_start(x, gen)
         loss, logits, grad = loss_and_grad(fn, x_adv, y, loss_fn)
-        fooled = logits.argmax(dim=1) != y
-        x_best_adv = x_adv.clone()
-        x_best, loss_best, grad_best = x_adv.clone(), loss.clone(), grad.clone()
+        best = _Best(x_adv, loss, logits, grad, y)
         if self.norm == "l1":
-            return self._run_l1(fn, x, y, loss_fn, x_adv, grad, fooled, x_best_adv,
-                                x_best, loss_best, grad_best)
+            self._run_l1(fn, x, y, loss_fn, x_adv, grad, best)
+            return best.adv, best.fooled, best.x
 
         n = x.shape[0]
         step = torch.full((n,), 2.0 * self.eps, dtype=x.dtype, device=x.device)
@@ -150,7 +178,7 @@ class APGD(Attack):
         checkpoints = set(checkpoint_iterations(self.steps))
         history = [loss]  # history[i] = loss of the i-th iterate (0 = start)
         last_check = 0
-        loss_best_last_check = loss_best.clone()
+        loss_best_last_check = best.loss.clone()
         # Condition 2 cannot fire at the first checkpoint (nothing to compare with yet).
         reduced_last_check = torch.ones(n, dtype=torch.bool, device=x.device)
 
@@ -167,35 +195,28 @@ class APGD(Attack):
                 x_adv = self._project(x, x_adv + a * (z - x_adv) + (1.0 - a) * momentum)
 
             loss, logits, grad = loss_and_grad(fn, x_adv, y, loss_fn)
-            wrong = logits.argmax(dim=1) != y
-            x_best_adv[wrong] = x_adv[wrong]
-            fooled |= wrong
-            improved = loss > loss_best
-            x_best[improved] = x_adv[improved]
-            grad_best[improved] = grad[improved]
-            loss_best = torch.where(improved, loss, loss_best)
+            best.update(x_adv, loss, logits, grad)
             history.append(loss)
 
             if i + 1 in checkpoints:
                 window = torch.stack(history[last_check : i + 2])
                 n_increase = (window[1:] > window[:-1]).sum(dim=0)
                 stalled = n_increase <= self.rho * (i + 1 - last_check)
-                no_gain = ~reduced_last_check & (loss_best_last_check >= loss_best)
+                no_gain = ~reduced_last_check & (loss_best_last_check >= best.loss)
                 reduce = stalled | no_gain
                 reduced_last_check = reduce
-                loss_best_last_check = loss_best.clone()
+                loss_best_last_check = best.loss.clone()
                 step = torch.where(reduce, step / 2.0, step)
-                x_adv = torch.where(_bview(reduce, x), x_best, x_adv)
-                grad = torch.where(_bview(reduce, x), grad_best, grad)
+                x_adv = torch.where(_bview(reduce, x), best.x, x_adv)
+                grad = torch.where(_bview(reduce, x), best.grad, grad)
                 last_check = i + 1
-        return x_best_adv, fooled, x_best
+        return best.adv, best.fooled, best.x
 
     def _run_l1(
         self, fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
-        x_adv: torch.Tensor, grad: torch.Tensor, fooled: torch.Tensor,
-        x_best_adv: torch.Tensor, x_best: torch.Tensor, loss_best: torch.Tensor,
-        grad_best: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x_adv: torch.Tensor, grad: torch.Tensor, best: _Best,
+    ) -> None:
+        """The l1 iterations of :meth:`_run`, from ``x_adv`` (gradient ``grad``); updates ``best``."""
         n = x.shape[0]
         n_features = x[0].numel()
         rows = torch.arange(n, device=x.device)
@@ -217,24 +238,17 @@ class APGD(Attack):
                 x_adv = self._project(x, x_adv + _bview(step / count, x) * sparse)
 
             loss, logits, grad = loss_and_grad(fn, x_adv, y, loss_fn)
-            wrong = logits.argmax(dim=1) != y
-            x_best_adv[wrong] = x_adv[wrong]
-            fooled |= wrong
-            improved = loss > loss_best
-            x_best[improved] = x_adv[improved]
-            grad_best[improved] = grad[improved]
-            loss_best = torch.where(improved, loss, loss_best)
+            best.update(x_adv, loss, logits, grad)
 
             if (i + 1) % interval == 0:
-                sparsity = flat_norm(x_best - x, "l0")
+                sparsity = flat_norm(best.x - x, "l0")
                 sparser = sparsity / sparsity_old < 0.95
                 topk = sparsity / n_features / 1.5
                 step = torch.where(sparser, torch.full_like(step, step_max), step / 1.5)
                 step = step.clamp(step_max / 10.0, step_max)
                 sparsity_old = sparsity
-                x_adv = torch.where(_bview(sparser, x), x_best, x_adv)
-                grad = torch.where(_bview(sparser, x), grad_best, grad)
-        return x_best_adv, fooled, x_best
+                x_adv = torch.where(_bview(sparser, x), best.x, x_adv)
+                grad = torch.where(_bview(sparser, x), best.grad, grad)
 
     # ------------------------------------------------------------------ restarts
 

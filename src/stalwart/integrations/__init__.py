@@ -1,0 +1,1 @@
+"""Bridges to other tools' APIs (optional extras): robust selection inside their loops."""
