@@ -99,16 +99,16 @@ def test_artifacts_directory(tmp_path):
 
 
 def test_load_trainer_by_name_next_to_the_spec(tmp_path):
-    (tmp_path / "my_training.py").write_text(
+    (tmp_path / "trainers_fixture.py").write_text(
         "def train(config, instance):\n    return config['lr'] * 2\nNOT_A_FUNCTION = 3\n")
-    fn = load_trainer("my_training:train", search_path=tmp_path)
+    fn = load_trainer("trainers_fixture:train", search_path=tmp_path)
     assert fn({"lr": 2}, None) == 4
-    assert trainer_name(fn) == "my_training:train"
+    assert trainer_name(fn) == "trainers_fixture:train"
     for name, words in [
         ("my_training", "must look like package.module:function"),
         ("no_such_module_xyz:train", "no module named 'no_such_module_xyz'"),
-        ("my_training:missing", "has no 'missing'"),
-        ("my_training:NOT_A_FUNCTION", "is a int, not a function"),
+        ("trainers_fixture:missing", "has no 'missing'"),
+        ("trainers_fixture:NOT_A_FUNCTION", "is a int, not a function"),
     ]:
         with pytest.raises(SpecError, match=words) as err:
             load_trainer(name, search_path=tmp_path)

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("robustness", "selection", "trainers"),  # attacks, metrics; strategies; user trainers
     ("validation", "store", "execution"),   # spec vs registries; SQLite journal; executors
     ("study", "summary"),                   # the ask/run/record/tell loop; what it found
-    ("analysis", "report", "integrations"),  # offline side; bridges to Optuna and others
+    ("analysis", "report", "integrations", "api"),  # offline side; Optuna bridge; Python API
     ("cli", "__main__"),                    # the command line
 ]
 

@@ -15,7 +15,21 @@ same function::
     print(done.summary.selection)
 """
 
+from typing import Any
+
 from stalwart.core import Config, InstanceResult, Status, instance_seed
 
-__all__ = ["Config", "InstanceResult", "Status", "instance_seed"]
+# The Python API (stalwart.api) on first use, so that `import stalwart` stays light.
+_LAZY = {"Study": "stalwart.api", "StudyResult": "stalwart.api", "Instance": "stalwart.trainers"}
+
+__all__ = ["Config", "Instance", "InstanceResult", "Status", "Study", "StudyResult",
+           "instance_seed"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stalwart' has no attribute {name!r}")
 __version__ = "0.1.0"

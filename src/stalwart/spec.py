@@ -22,6 +22,12 @@ A spec in brief (``examples/calorimeter.yaml`` shows a whole one)::
 
 ``search_space`` may also be a list of such blocks; the study trains their union.
 
+A study may name its own trainer instead of the built-in one (``trainer:
+package.module:function``, see :mod:`stalwart.trainers`); it then has no ``dataset`` or
+``model`` (the trainer brings its own), its configs are any hyperparameters, and
+``instances.pool_size`` says how many training rows the trainer's subsample indices are
+drawn from when ``instances.train_size`` is set.
+
 This module is the pure YAML/pydantic layer: it checks a spec's *structure* (keys, types,
 bounds, finite numbers) and imports nothing of the registries. Whether the names in a spec
 exist (dataset, model parameters, strategy, criterion, evaluators) is checked by
@@ -72,6 +78,8 @@ class InstancesSpec(_Strict):
     n: int = Field(10, ge=1, description="the most instances any config gets")
     train_size: int | None = Field(None, ge=1)
     variation: Literal["both", "init", "sampling"] = "both"
+    pool_size: int | None = Field(
+        None, ge=1, description="a user trainer's training rows, for its subsample indices")
 
 
 class EvaluatorSpec(BaseModel):
@@ -133,7 +141,8 @@ class TrainingSpec(_Strict):
 class StudySpec(_Strict):
     name: str = "study"
     seed: int = 0
-    dataset: DatasetSpec
+    trainer: str | None = None
+    dataset: DatasetSpec | None = None
     model: str | None = None
     search_space: SpaceBlock | list[SpaceBlock]
     instances: InstancesSpec = InstancesSpec()
@@ -160,6 +169,36 @@ class StudySpec(_Strict):
         return {"name": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
+    def _trainer_or_dataset(self) -> StudySpec:
+        if self.trainer is None:
+            if self.dataset is None:
+                raise ValueError("dataset: required key is missing (or name your own "
+                                 "trainer: package.module:function)")
+            if self.instances.pool_size is not None:
+                raise ValueError("instances.pool_size: only for a user trainer; the built-in "
+                                 "trainer knows the dataset's pool")
+            return self
+        # A user trainer brings its own data and model: settings it cannot honour are
+        # refused rather than silently ignored.
+        for key, given in (("dataset", self.dataset is not None),
+                           ("model", self.model is not None),
+                           ("metric.evaluators", bool(self.metric.evaluators)),
+                           ("training.save_weights", self.training.save_weights),
+                           ("training.deterministic", self.training.deterministic)):
+            if given:
+                raise ValueError(f"{key}: not used with a user trainer ({self.trainer}): "
+                                 "the trainer loads its own data, builds its own model and "
+                                 "saves what it likes under instance.artifacts")
+        if self.instances.train_size is not None and self.instances.pool_size is None:
+            raise ValueError("instances.train_size: a user trainer's subsample needs "
+                             "instances.pool_size, the number of rows it is drawn from")
+        if self.instances.pool_size is not None and self.instances.train_size is not None \
+                and self.instances.train_size > self.instances.pool_size:
+            raise ValueError(f"instances.train_size: {self.instances.train_size} is larger "
+                             f"than instances.pool_size ({self.instances.pool_size})")
+        return self
+
+    @model_validator(mode="after")
     def _space_not_empty(self) -> StudySpec:
         blocks = self.blocks
         if not blocks:
@@ -181,6 +220,12 @@ class StudySpec(_Strict):
         larger budget.
         """
         data = self.model_dump(mode="json")
+        # Keys added later are left out while unset, so older studies keep their identity.
+        for key in ("trainer", "dataset"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        if data.get("instances", {}).get("pool_size") is None:
+            data.get("instances", {}).pop("pool_size", None)
         data.pop("workers", None)
         data.pop("budget", None)
         data.get("training", {}).pop("threads", None)

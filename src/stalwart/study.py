@@ -34,11 +34,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from stalwart.core import Config, Decision, InstanceResult, Trial
-from stalwart.errors import UserError
+from stalwart.errors import SpecError, UserError
 from stalwart.execution import Executor, make_executor
 from stalwart.execution.job import TrainingJob
 from stalwart.execution.registry import check_executor
@@ -48,7 +49,8 @@ from stalwart.space import expand
 from stalwart.spec import StudySpec
 from stalwart.store import DB_NAME, Store
 from stalwart.summary import NO_RESULT_META, StudySummary, no_result_reason, summarize
-from stalwart.validation import check_settings, load_runnable_spec, parse_spec
+from stalwart.trainers import check_for_processes, trainer_name
+from stalwart.validation import check_settings, load_runnable_spec, parse_spec, spec_trainer
 
 
 @dataclass
@@ -138,8 +140,14 @@ def run_study(
     *,
     progress: Progress | None = None,
     weights_dir: str | None = None,
+    trainer: Callable[..., Any] | None = None,
+    artifacts_dir: str | None = None,
 ) -> StudyOutcome:
-    """Run (or resume) a study to its selection. The caller holds the driver lock."""
+    """Run (or resume) a study to its selection. The caller holds the driver lock.
+
+    ``trainer`` is the function a spec's ``trainer`` names (None: the built-in trainer);
+    its instances keep artifacts under ``artifacts_dir``.
+    """
     progress = progress or Progress()
     configs = store.configs()
     by_id = {c.id: c for c in configs}
@@ -177,7 +185,8 @@ def run_study(
 
     inflight: set[Trial] = set()
     stopped_early = False
-    executor.start(TrainingJob.from_spec(spec, weights_dir=weights_dir))
+    executor.start(TrainingJob.from_spec(spec, weights_dir=weights_dir, trainer=trainer,
+                                         artifacts_dir=artifacts_dir))
     try:
         while not strategy.done:
             trials = [] if stopped_early else strategy.ask()
@@ -297,6 +306,7 @@ def run(
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
+    trainer: Callable[..., Any] | None = None,
 ) -> StudyRun:
     """Run a study, or resume it, to its selection: what ``stalwart run`` does.
 
@@ -318,6 +328,11 @@ def run(
         The Ray cluster to join (``"auto"``, ``"host:port"``); None starts a private one.
     progress:
         Callbacks told of the start, each result and each decision.
+    trainer:
+        The function that trains one instance (:mod:`stalwart.trainers`) when the spec
+        names one; None imports what the spec's ``trainer`` names (from next to the spec
+        file, then the Python path). A function given here must be the one the spec
+        names (``package.module:function``), so that a resumed study trains the same.
 
     Returns
     -------
@@ -339,7 +354,7 @@ def run(
     StudyInterrupted
         On Ctrl-C while the study trains; what has finished is committed.
     """
-    spec = _checked(spec, executor, workers, address)
+    spec, trainer = _checked(spec, executor, workers, address, trainer)
     directory = Path(study_dir or default_study_dir(spec))
     workers = workers if workers is not None else spec.workers
     store = open_study(spec, directory)
@@ -351,7 +366,8 @@ def run(
         started = time.monotonic()
         weights_dir = str(directory / "weights") if spec.training.save_weights else None
         try:
-            outcome = run_study(spec, store, executor, progress=progress, weights_dir=weights_dir)
+            outcome = run_study(spec, store, executor, progress=progress, weights_dir=weights_dir,
+                                trainer=trainer, artifacts_dir=str(directory / "artifacts"))
         except KeyboardInterrupt:
             # Counted while the store is still open; the executor has stopped its workers.
             raise StudyInterrupted(directory, store.n_results()) from None
@@ -362,14 +378,29 @@ def run(
 
 
 def _checked(spec: StudySpec | str | Path, executor: str | Executor, workers: int | None,
-             address: str | None) -> StudySpec:
-    """Every check before training, cheapest first: flags, then the spec."""
+             address: str | None, trainer: Callable[..., Any] | None = None,
+             ) -> tuple[StudySpec, Callable[..., Any] | None]:
+    """Every check before training, cheapest first: flags, then the spec, then the
+    trainer; returns the spec and the trainer function (None: the built-in trainer)."""
     if isinstance(executor, str):
         check_executor(executor, workers=workers, address=address)
     if isinstance(spec, StudySpec):
         check_settings(spec)  # its names are the caller's (parse_spec checks them)
-        return spec
-    return load_runnable_spec(spec)
+        spec_dir = None
+    else:
+        spec_dir = Path(spec).parent
+        spec = load_runnable_spec(spec)
+    if trainer is None:
+        trainer = spec_trainer(spec, spec_dir)
+    elif spec.trainer is None:
+        raise SpecError("trainer: a function was given but the spec names no trainer "
+                        f"(set trainer: {trainer_name(trainer)})")
+    elif spec.trainer != trainer_name(trainer):
+        raise SpecError(f"trainer: the spec names {spec.trainer} but the function given is "
+                        f"{trainer_name(trainer)}")
+    if trainer is not None:
+        check_for_processes(trainer, executor if isinstance(executor, str) else "local")
+    return spec, trainer
 
 
 @dataclass
@@ -421,7 +452,7 @@ def plan(
     UserError
         Whatever :func:`run` refuses before it trains.
     """
-    spec = _checked(spec, executor, workers, address)
+    spec, _ = _checked(spec, executor, workers, address)
     directory = Path(study_dir or default_study_dir(spec))
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a directory; choose another --study-dir")

@@ -56,6 +56,9 @@ class StudySummary:
     problem: str | None = None
     """Why the study ended without a valid result (see the module docstring); None while
     it has one or has not ended."""
+    unsuccessful: list[InstanceResult] = field(default_factory=list)
+    """The failed and diverged instances, in (config, instance) order, with their errors
+    (a user trainer's traceback, for an exception)."""
 
     @property
     def n_exhaustive(self) -> int:
@@ -94,6 +97,9 @@ class StudySummary:
             "selection_statistics": {k: _finite_or_none(v) for k, v in self.statistics.items()},
             "decisions": [d.to_dict() for d in self.decisions],
             "configs": [cfg(c) for c in self.configs],
+            "unsuccessful": [{"config_id": r.config_id, "instance": r.instance,
+                              "status": r.status, "error": r.error}
+                             for r in self.unsuccessful],
         }
 
 
@@ -188,4 +194,5 @@ def summarize(store: Store, spec: StudySpec) -> StudySummary:
         finished=selection is not None,
         statistics=stats,
         problem=None if selection is not None else problem,
+        unsuccessful=[r for _, r in sorted(results.items()) if r.status != "ok"],
     )

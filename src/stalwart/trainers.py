@@ -236,15 +236,24 @@ def _metrics(value: Any, metric: str) -> tuple[dict[str, float] | None, str | No
 def call_trainer(fn: TrainerFn, config: Config, instance: Instance, metric: str) -> InstanceResult:
     """Run one instance with a user trainer; never raises for a problem of the instance."""
     start = time.perf_counter()
-    result = InstanceResult(config_id=config.id, instance=instance.index, seed=instance.seed)
     try:
         value = fn(config.to_dict(), instance)
     except Exception:
+        return result_of(config, instance, None, metric, time.perf_counter() - start,
+                         error=traceback.format_exc(limit=-20).strip())
+    return result_of(config, instance, value, metric, time.perf_counter() - start)
+
+
+def result_of(config: Config, instance: Instance, value: Any, metric: str, wall_time: float,
+              *, error: str | None = None) -> InstanceResult:
+    """The :class:`~stalwart.core.InstanceResult` of what a trainer returned (``value``) or
+    the error it ended with (see the module docstring for the status rules)."""
+    result = InstanceResult(config_id=config.id, instance=instance.index, seed=instance.seed,
+                            wall_time=wall_time)
+    if error is not None:
         result.status = "failed"
-        result.error = traceback.format_exc(limit=-20).strip()
-        result.wall_time = time.perf_counter() - start
+        result.error = error
         return result
-    result.wall_time = time.perf_counter() - start
     metrics, problem = _metrics(value, metric)
     if metrics is None:
         result.status = "failed"

@@ -15,6 +15,7 @@ one-line :class:`~stalwart.errors.SpecError` that starts with a key path.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ def load_runnable_spec(path: str | Path) -> StudySpec:
     """Read a spec file and make every check a driver makes before training.
 
     :func:`check_runnable` on what :func:`load_spec` reads, in the order that reports
-    problems found without torch before importing it.
+    problems found without torch before importing it. A ``trainer`` the spec names is
+    looked for next to the spec file first (:func:`spec_trainer`).
 
     Raises
     ------
@@ -61,8 +63,25 @@ def load_runnable_spec(path: str | Path) -> StudySpec:
         The first problem, on one line that starts with its key path.
     """
     spec = parse_structure(read_spec_yaml(path), source=str(Path(path)))
-    check_runnable(spec)
+    check_runnable(spec, spec_dir=Path(path).parent)
     return spec
+
+
+def spec_trainer(spec: StudySpec, spec_dir: str | Path | None = None) -> Callable[..., Any] | None:
+    """The function a spec's ``trainer: package.module:function`` names, imported (the
+    module is looked for in ``spec_dir`` first, then on the Python path); None for the
+    built-in trainer.
+
+    Raises
+    ------
+    SpecError
+        ``trainer: ...`` for a module or function that cannot be found or is not callable.
+    """
+    if spec.trainer is None:
+        return None
+    from stalwart.trainers import load_trainer
+
+    return load_trainer(spec.trainer, search_path=spec_dir)
 
 
 def _split_problem(problem: str) -> tuple[str, str]:
@@ -127,14 +146,21 @@ def check_evaluators(spec: StudySpec) -> None:
 
 
 def check_spec(spec: StudySpec) -> None:
-    """Raise a SpecError for the first problem found; return quietly when the spec is valid."""
+    """Raise a SpecError for the first problem found; return quietly when the spec is valid.
+
+    A spec with its own ``trainer`` has no dataset or model to check: its configs are the
+    trainer's hyperparameters, whatever they are.
+    """
+    if spec.trainer is not None:
+        check_selection(spec)
+        return
     check_dataset(spec)
     check_selection(spec)
     check_evaluators(spec)
     check_configs(spec)
 
 
-def check_runnable(spec: StudySpec) -> None:
+def check_runnable(spec: StudySpec, *, spec_dir: str | Path | None = None) -> None:
     """Every check a driver makes before it creates a study: :func:`check_spec`, then settings
     that cannot work or would be silently changed.
 
@@ -147,11 +173,21 @@ def check_runnable(spec: StudySpec) -> None:
     Kept out of :func:`check_spec`, which also reopens stored studies: a study stored before a
     check was added stays readable by ``stalwart show``.
 
+    A spec with its own ``trainer`` is checked for what applies to it (strategy, metric
+    direction, instance counts) and its trainer is imported from ``spec_dir`` or the
+    Python path.
+
     Raises
     ------
     SpecError
         The first problem, on one line that starts with its key path.
     """
+    if spec.trainer is not None:
+        check_selection(spec)
+        check_direction(spec)
+        check_strategy_fits(spec)
+        spec_trainer(spec, spec_dir)
+        return
     check_dataset(spec)
     check_selection(spec)
     check_evaluators(spec)  # imports torch only for a spec that has evaluators
@@ -195,8 +231,9 @@ def check_settings(spec: StudySpec) -> None:
     SpecError
         The first problem, on one line that starts with its key path.
     """
-    check_data_settings(spec)
-    check_metric(spec)
+    if spec.trainer is None:  # a user trainer brings its own data and reports its own metric
+        check_data_settings(spec)
+        check_metric(spec)
     check_direction(spec)
     check_strategy_fits(spec)
 

@@ -188,12 +188,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if name not in CORRUPTIONS:
             raise UserError(f"--corruptions: unknown corruption {name!r} "
                             f"(choose from {', '.join(sorted(CORRUPTIONS))})")
-    name = args.dataset or (spec.dataset.name if spec else None)
+    if spec is not None and spec.dataset is None:
+        raise UserError(f"{args.checkpoint}: its study trains with a user trainer "
+                        f"({spec.trainer}); stalwart eval knows only its own models")
+    name = args.dataset or (spec.dataset.name if spec and spec.dataset else None)
     if name is None:
         raise UserError("--dataset: needed for a checkpoint outside a study")
     options: dict[str, Any] = {}
     task, root, seed = args.task, args.root, 0
-    if spec is not None and name == spec.dataset.name:
+    if spec is not None and spec.dataset is not None and name == spec.dataset.name:
         options, seed = dict(spec.dataset.options), spec.dataset.seed
         task, root = task or spec.dataset.task, root or spec.dataset.root
     dataset = load_dataset(name, task=task, root=root, seed=seed, **options)

@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="the selected model, its criterion values and the elimination steps")
     p.add_argument("study_dir", help=STUDY_DIR_HELP)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--errors", action="store_true",
+                   help="print the whole error (a trainer's traceback) of every failed instance")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("results", help="the per-instance results as a wide table (the format replay reads)")
@@ -248,6 +250,27 @@ def _print_show(s: StudySummary, out: Console) -> None:
             table.add_row(str(step), _fmt(ds[0].n_instances), str(len(ds)), rule, str(left))
         out.print(table)
         _print_removals(s, steps, out)
+    _print_unsuccessful(s, out, whole=False)
+
+
+def _print_unsuccessful(s: StudySummary, out: Console, *, whole: bool) -> None:
+    """The failed and diverged instances: the last line of each error, or all of it."""
+    if not s.unsuccessful:
+        return
+    if whole:
+        for r in s.unsuccessful:
+            out.print(f"[bold]{r.config_id} instance {r.instance}: {r.status}[/bold]")
+            out.print(r.error or "(no error text)", markup=False, highlight=False)
+        return
+    # Plain lines, not a table: an error message is read (and copied) whole.
+    out.print(f"failed or diverged instances ({len(s.unsuccessful)}; stalwart show --errors "
+              "prints each error whole):")
+    for r in s.unsuccessful[:20]:
+        last = (r.error or "").strip().splitlines()[-1:] or ["-"]
+        out.print(f"  {r.config_id} instance {r.instance} {r.status}: {last[0]}",
+                  markup=False, highlight=False)
+    if len(s.unsuccessful) > 20:
+        out.print(f"... and {len(s.unsuccessful) - 20} more")
 
 
 def _why(d: Decision, criterion: str, versus: str) -> str:
@@ -285,6 +308,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         s = summarize(store, spec)
     if args.format == "json":
         print(json.dumps(s.to_dict(), indent=2))
+    elif args.errors:
+        _print_unsuccessful(s, make_console(soft_wrap=True), whole=True)
     else:
         _print_show(s, make_console(soft_wrap=True))
     if s.problem:

@@ -95,9 +95,25 @@ def _load_arrays(job: TrainingJob) -> dict[str, Any]:
 
 
 def _train(job: TrainingJob, config_params: dict[str, Any], instance: int,
-           arrays: dict[str, Any]) -> InstanceResult:
-    """The training task. Ray resolves ``arrays`` from the node's object store."""
-    return run_trial(job, config_params, instance, dataset=dataset_from_arrays(arrays))
+           arrays: dict[str, Any] | None) -> InstanceResult:
+    """The training task. Ray resolves ``arrays`` from the node's object store; a user
+    trainer brings its own data (``arrays`` None)."""
+    dataset = None if arrays is None else dataset_from_arrays(arrays)
+    return run_trial(job, config_params, instance, dataset=dataset)
+
+
+def _ship_by_value(fn: Any) -> None:
+    """Have Ray pickle a user trainer's own module by value, so that workers whose Python
+    path lacks the user's directory (every node but this one, often) still run it.
+    Installed packages (site-packages) are left to import by name."""
+    import sys
+
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    path = getattr(module, "__file__", None) or ""
+    if module is None or module.__name__ == "__main__" or "site-packages" in path \
+            or module.__name__.split(".")[0] == "stalwart":
+        return  # __main__ already goes by value; packages import by name
+    ray.cloudpickle.register_pickle_by_value(module)
 
 
 _load_remote = ray.remote(_load_arrays)
@@ -152,6 +168,10 @@ class RayExecutor(Executor):
         self._job = dataclasses.replace(job, threads=threads, cpus=cpus, gpus=gpus)
         self._check_feasible(cpus, gpus)
         self.slots = self._count_slots(cpus, gpus)
+        if job.trainer is not None:
+            _ship_by_value(job.trainer)
+            self._arrays = None
+            return
         self._arrays = _load_remote.options(
             num_cpus=min(1.0, cpus), max_retries=max(self.max_retries, 1),
             scheduling_strategy=_driver_node_strategy(),
@@ -200,7 +220,8 @@ class RayExecutor(Executor):
 
     # ---- trials ------------------------------------------------------------------------
     def submit(self, trial: Trial, config: Config) -> None:
-        assert self._job is not None and self._arrays is not None, "start() first"
+        assert self._job is not None and (self._arrays is not None or not self._job.has_dataset), \
+            "start() first"
         ref = _train_remote.options(**self._task_options()).remote(
             self._job, config.to_dict(), trial.instance, self._arrays)
         self._refs[ref] = (trial, config)
