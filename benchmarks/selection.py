@@ -1,26 +1,37 @@
 """Benchmark: selection strategies vs. baselines replayed on real result tables.
 
-Every strategy (halving with a couple of warm-ups, racing with a couple of tests) and
-every baseline (random search, Optuna TPE, TPE + WilcoxonPruner) is replayed over many
-random instance orders on
+Every strategy (halving with a couple of warm-ups, racing with a couple of tests, the
+authors' two-sided racing, and any other registered strategy such as ``adaptive`` with
+its defaults) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
+stalwart's racing pruner) is replayed over many random instance orders on
 
 * the authors' CCT/CIFAR-10 table, each ``dt_len`` separately (``ValAccuracy``,
-  maximized, criterion ``mean`` unless ``--criterion`` says otherwise), and
-* optionally a second table (``--table PATH --value-pattern ... [--filter col=val]``).
+  maximized, tolerance 0.005: half a point of accuracy),
+* our digits MLP table (``benchmarks/data/digits_mlp_exhaustive.csv``, 384 configs x 20
+  instances, ``val_accuracy`` maximized, tolerance 0.005) when the file is there, and
+* any table given with ``--table PATH`` (repeatable); ``--direction``, ``--tolerance``,
+  ``--value-pattern``, ``--time-pattern``, ``--filter`` and ``--label`` after a
+  ``--table`` apply to that table, before the first ``--table`` to every one that does
+  not set its own.
 
-The baselines get the same trainings budget as ``halving`` (warmup 5) uses on average
-on that table. Prints a markdown table and the command that produced it;
+The criterion is ``mean`` unless ``--criterion`` says otherwise. The headline column is
+the training *time* used as a percentage of the exhaustive search's (from the tables'
+time columns), then P(regret <= the table's tolerance), P(best) and P(near-best). The
+baselines get the same trainings budget as ``halving`` (warmup 5) uses on average on
+that table. Prints a markdown table and the command that produced it;
 ``--write-readme README.md`` puts the table between ``<!-- selection:begin -->`` and
 ``<!-- selection:end -->`` in that file.
 
 TPE + WilcoxonPruner is the slow row (a Wilcoxon test at every instance of every trial,
 and hundreds of trials on the CCT table: about 5 s per repeat there), and so is TPE +
-stalwart's RacingPruner (``tpe_racing``); ``--repeats-pruned``
-can lower its repeats for a quick look, and the table states each row's repeats.
+stalwart's RacingPruner (``tpe_racing``); ``--repeats-pruned`` can lower its repeats for
+a quick look, and the table states each row's repeats.
 
 Usage::
 
-    .venv/bin/python benchmarks/selection.py [--repeats 200] [--jobs 2]
+    .venv/bin/python benchmarks/selection.py [--repeats 200] [--jobs 2] \
+        [--table benchmarks/data/calorimeter_exhaustive.csv --direction minimize \
+         --tolerance 0.001]
 """
 
 from __future__ import annotations
@@ -45,9 +56,12 @@ from stalwart.analysis.baselines import BASELINES  # noqa: E402
 from stalwart.analysis.outcome import ReplaySummary  # noqa: E402
 from stalwart.analysis.replay import replay_many  # noqa: E402
 from stalwart.analysis.table import ResultTable, read_table  # noqa: E402
+from stalwart.selection import STRATEGIES as REGISTERED  # noqa: E402
 from stalwart.selection import get_criterion  # noqa: E402
 
 CCT = ROOT / "benchmarks" / "data" / "cct_cifar10_instances.csv"
+DIGITS = ROOT / "benchmarks" / "data" / "digits_mlp_exhaustive.csv"
+ACCURACY_TOLERANCE = 0.005  # half a point of accuracy
 BEGIN, END = "<!-- selection:begin -->", "<!-- selection:end -->"
 
 STRATEGIES: list[tuple[str, dict[str, Any]]] = [
@@ -57,8 +71,17 @@ STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("halving", {"warmup": 3, "final_survivors": 8}),
     ("racing", {"test": "welch"}),
     ("racing", {"test": "mannwhitney"}),
+    # The robust-selection authors' racing: two-sided Welch at alpha 0.05 from 3 instances.
+    ("racing", {"test": "welch", "sided": "two"}),
 ]
 BUDGET_FROM = ("halving", {"warmup": 5})
+BENCHMARKED = {"exhaustive", *(name for name, _ in STRATEGIES)}
+
+
+def strategy_rows() -> list[tuple[str, dict[str, Any]]]:
+    """The fixed rows, then every other registered strategy (``adaptive``, ...) with its
+    defaults; ``exhaustive`` is the reference, not a row."""
+    return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED]
 
 
 @dataclass
@@ -74,6 +97,7 @@ class Job:
     criterion: str
     direction: str
     budget: int | None = None
+    tolerance: float | None = None
     summary: ReplaySummary | None = field(default=None, repr=False)
     seconds: float = 0.0
 
@@ -89,6 +113,7 @@ def _run(job: Job) -> Job:
         seed=job.seed,
         top_k=3,
         budget=job.budget,
+        tolerance=job.tolerance,
         **job.params,
     )
     job.summary.outcomes = []  # not needed back in the parent process
@@ -96,23 +121,82 @@ def _run(job: Job) -> Job:
     return job
 
 
-def _tables(args: argparse.Namespace) -> list[tuple[str, ResultTable, str]]:
-    out: list[tuple[str, ResultTable, str]] = []
+@dataclass
+class TableSpec:
+    """A table of the benchmark and how to read and judge it."""
+
+    label: str
+    table: ResultTable
+    direction: str
+    tolerance: float | None
+
+
+TABLE_OPTIONS = ("direction", "tolerance", "value_pattern", "time_pattern", "filter", "label")
+
+
+class _TableAction(argparse.Action):
+    """``--table PATH`` opens a new table; the table options after it belong to it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        tables = list(getattr(namespace, "tables", None) or [])
+        tables.append({"path": values})
+        namespace.tables = tables
+
+
+class _TableOption(argparse.Action):
+    """A table option: for the latest ``--table``, or the default before the first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        tables = getattr(namespace, "tables", None) or []
+        target = tables[-1] if tables else namespace.table_defaults
+        if self.dest == "filter":
+            target.setdefault("filter", []).append(values)
+        elif self.dest in target:
+            parser.error(f"{option_string} given twice for one table")
+        else:
+            target[self.dest] = values
+
+
+def _read(path: Path, filters: list[str], opts: dict[str, Any]) -> ResultTable:
+    bad = [f for f in filters if "=" not in f]
+    if bad:
+        sys.exit(f"benchmark: --filter {bad[0]!r}: expected COL=VALUE")
+    return read_table(
+        path,
+        value_pattern=opts.get("value_pattern"),
+        time_pattern=opts.get("time_pattern"),
+        filter=dict(f.split("=", 1) for f in filters) or None,
+    )
+
+
+def _tables(args: argparse.Namespace) -> list[TableSpec]:
+    out: list[TableSpec] = []
     if not args.no_cct:
         if not CCT.is_file():
             sys.exit(f"benchmark: {CCT} not found (pass --no-cct to skip it)")
         for dt_len in ("10000", "20000", "30000"):
             table = read_table(CCT, filter={"dt_len": dt_len})
-            out.append((f"CCT dt_len={dt_len}", table, "maximize"))
-    if args.table:
-        filt = dict(f.split("=", 1) for f in args.filter) or None
-        table = read_table(
-            args.table,
-            value_pattern=args.value_pattern,
-            time_pattern=args.time_pattern,
-            filter=filt,
-        )
-        out.append((Path(args.table).name, table, args.direction))
+            out.append(TableSpec(f"CCT dt_len={dt_len}", table, "maximize", ACCURACY_TOLERANCE))
+    if not args.no_digits and DIGITS.is_file():
+        out.append(TableSpec("digits MLP", read_table(DIGITS), "maximize", ACCURACY_TOLERANCE))
+    defaults = args.table_defaults
+    for spec in args.tables or []:
+        opts = {**defaults, **spec}
+        filters = list(spec.get("filter", defaults.get("filter", [])))
+        table = _read(Path(spec["path"]), filters, opts)
+        tol = opts.get("tolerance")
+        out.append(TableSpec(
+            opts.get("label") or Path(spec["path"]).name,
+            table,
+            opts.get("direction", "maximize"),
+            None if tol is None else float(tol),
+        ))
+    if not out:
+        sys.exit("benchmark: no table (the built-in ones are skipped and no --table given)")
+    labels = [t.label for t in out]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        sys.exit(f"benchmark: two tables are named {dupes[0]!r}; give one a --label")
     return out
 
 
@@ -124,32 +208,45 @@ def _num(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.2g}" if x else "0"
 
 
-def markdown(jobs: list[Job], command: str) -> str:
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def markdown(jobs: list[Job], command: str, tables: list[TableSpec] | None = None) -> str:
     """The comparison table (one row per job) with the command that produced it."""
     head = (
-        "| table | method | params | repeats | trainings (% exh.) | time % | P(best) "
-        "| P(near-best) | P(top-3) | regret median | regret p90 |"
+        "| table | method | params | time % | P(regret <= tol) | P(best) | P(near-best) "
+        "| trainings (% exh.) | repeats | P(top-3) | regret median | regret p90 |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for j in jobs:
         s = j.summary
         assert s is not None
         params = dict(j.params)
         if j.budget is not None:
             params["budget"] = j.budget
-        time_pct = "-" if s.time_fraction is None else f"{100 * s.time_fraction:.1f}"
+        time_pct = "-" if s.time_fraction is None else f"**{100 * s.time_fraction:.1f}**"
         lines.append(
-            f"| {j.label} | {j.strategy} | {_fmt_params(params)} | {s.repeats} "
-            f"| {s.trainings_mean:.0f} ({100 * s.trainings_fraction:.1f}) | {time_pct} "
-            f"| {100 * s.p_best:.0f}% | {100 * s.p_near_best:.0f}% | {100 * s.p_top_k:.0f}% "
-            f"| {_num(s.regret_median)} | {_num(s.regret_p90)} |"
+            f"| {j.label} | {j.strategy} | {_fmt_params(params)} | {time_pct} "
+            f"| {_pct(s.p_within_tolerance)} | {_pct(s.p_best)} | {_pct(s.p_near_best)} "
+            f"| {s.trainings_mean:.0f} ({100 * s.trainings_fraction:.1f}) | {s.repeats} "
+            f"| {_pct(s.p_top_k)} | {_num(s.regret_median)} | {_num(s.regret_p90)} |"
         )
     crit = jobs[0].criterion if jobs else "mean"
+    tolerances = ", ".join(
+        f"{t.label} {t.tolerance:g}" if t.tolerance is not None else f"{t.label} none"
+        for t in tables or []
+    )
     notes = [
         "",
-        f"Criterion `{crit}`; P(best) / P(top-3): the pick is the exhaustive search's best / "
-        "in its top 3 over the whole table; near-best: regret within one standard error of "
-        "the best model's criterion; regret in the metric's units.",
+        f"Criterion `{crit}`. time %: the training time used (the tables' time columns) "
+        "as a percentage of the exhaustive search's; P(regret <= tol): the pick's "
+        "criterion is within the table's tolerance of the exhaustive best's"
+        + (f" (tolerances in the metric's units: {tolerances})" if tolerances else "")
+        + "; P(best) / P(top-3): the pick is the exhaustive search's best / in its top 3 "
+        "over the whole table; near-best: regret within one standard error of the best "
+        "model's criterion; regret in the metric's units.",
+        "Racing is one-sided unless `sided=two` (the authors' two-sided test).",
         f"Baselines get the trainings budget of `halving` (warmup={BUDGET_FROM[1]['warmup']}) "
         "on the same table.",
         "",
@@ -179,29 +276,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--criterion", default="mean")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--no-cct", action="store_true", help="skip the authors' table")
-    p.add_argument("--table", help="a second wide table")
-    p.add_argument("--value-pattern")
-    p.add_argument("--time-pattern")
-    p.add_argument("--filter", action="append", default=[], metavar="COL=VALUE")
-    p.add_argument("--direction", default="maximize", choices=("maximize", "minimize"))
+    p.add_argument("--no-digits", action="store_true", help="skip our digits MLP table")
+    p.add_argument("--table", action=_TableAction, dest="tables", metavar="PATH",
+                   help="another wide table (repeatable; the options after it are its own)")
+    p.add_argument("--value-pattern", action=_TableOption)
+    p.add_argument("--time-pattern", action=_TableOption)
+    p.add_argument("--filter", action=_TableOption, metavar="COL=VALUE",
+                   help="keep rows whose COL equals VALUE (repeatable)")
+    p.add_argument("--direction", action=_TableOption, choices=("maximize", "minimize"))
+    p.add_argument("--tolerance", action=_TableOption, type=float, metavar="T",
+                   help="the table's tolerance for P(regret <= T), in the metric's units")
+    p.add_argument("--label", action=_TableOption, help="the table's name in the rows")
     p.add_argument("--write-readme", type=Path, metavar="PATH")
+    p.set_defaults(tables=None, table_defaults={})
     args = p.parse_args(argv)
     command = " ".join(
         ["python benchmarks/selection.py", shlex.join(sys.argv[1:] if argv is None else argv)]
     ).strip()
     tables = _tables(args)
 
-    def job(label: str, table: ResultTable, direction: str, name: str, params: dict,
-            repeats: int, budget: int | None = None) -> Job:
-        return Job(label, table, name, params, repeats, args.seed, args.criterion, direction,
-                   budget)
+    def job(t: TableSpec, name: str, params: dict, repeats: int,
+            budget: int | None = None) -> Job:
+        return Job(t.label, t.table, name, params, repeats, args.seed, args.criterion,
+                   t.direction, budget, t.tolerance)
 
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         first = [
-            job(label, table, direction, name, params, args.repeats)
-            for label, table, direction in tables
-            for name, params in STRATEGIES
+            job(t, name, params, args.repeats)
+            for t in tables
+            for name, params in strategy_rows()
         ]
         done = list(pool.map(_run, first))
         budgets = {
@@ -216,9 +320,8 @@ def main(argv: list[str] | None = None) -> int:
             "tpe_racing": args.repeats_wilcoxon or args.repeats,
         }
         second = [
-            job(label, table, direction, name, {}, repeats.get(name, args.repeats),
-                budgets[label])
-            for label, table, direction in tables
+            job(t, name, {}, repeats.get(name, args.repeats), budgets[t.label])
+            for t in tables
             for name in BASELINES
         ]
         # Longest first, so the two workers finish together; rows keep their order.
@@ -227,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         slow_first = sorted(second, key=lambda j: j.strategy not in ("tpe_wilcoxon", "tpe_racing"))
         finished = list(pool.map(_run, slow_first))
         done += sorted(finished, key=lambda j: rank[(j.label, j.strategy)])
-    order = {label: i for i, (label, _, _) in enumerate(tables)}
+    order = {t.label: i for i, t in enumerate(tables)}
     done.sort(key=lambda j: order[j.label])  # stable: strategies, then baselines
-    text = markdown(done, command)
+    text = markdown(done, command, tables)
     print(text)
     print(
         "\nseconds per row: "

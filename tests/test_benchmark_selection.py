@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stalwart.selection import STRATEGIES
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "benchmarks" / "data" / "calorimeter_exhaustive.csv"
 
@@ -15,8 +17,8 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     readme.write_text("# before\n<!-- selection:begin -->\nold\n<!-- selection:end -->\nafter\n")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "selection.py"), "--no-cct", "--table",
-         str(TABLE), "--direction", "minimize", "--repeats", "3", "--jobs", "1",
-         "--write-readme", str(readme)],
+         str(TABLE), "--direction", "minimize", "--tolerance", "0.001", "--no-digits",
+         "--repeats", "3", "--jobs", "1", "--write-readme", str(readme)],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -25,12 +27,25 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     assert text.endswith("<!-- selection:end -->\nafter\n")
     assert "\nold\n" not in text  # the stale section is gone
     rows = [line for line in text.splitlines() if line.startswith("| calorimeter_exhaustive")]
-    methods = [row.split("|")[2].strip() for row in rows]
-    assert methods == ["halving"] * 4 + ["racing"] * 2 + ["random", "tpe", "tpe_wilcoxon",
-                                                          "tpe_racing"]
+    cells = [[c.strip() for c in row.split("|")] for row in rows]
+    methods = [c[2] for c in cells]
+    # Every other registered strategy (adaptive, ...) gets a row with its defaults.
+    others = [n for n in STRATEGIES if n not in ("exhaustive", "halving", "racing")]
+    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + [
+        "random", "tpe", "tpe_wilcoxon", "tpe_racing"]
+    assert [c[3] for c in cells if c[2] == "racing"] == [
+        "test=welch", "test=mannwhitney", "test=welch, sided=two"]
+    header = [c.strip() for c in text.split("\n")[2].split("|")]
+    # The headline: training time first after method/params, then P(regret <= tol).
+    assert header[1:8] == ["table", "method", "params", "time %", "P(regret <= tol)",
+                           "P(best)", "P(near-best)"]
+    for c in cells:
+        assert c[4].startswith("**") and c[4].endswith("**")  # a time fraction, in bold
+        assert c[5].endswith("%")  # the tolerance was given, so P(regret <= tol) is known
+    assert "calorimeter_exhaustive.csv 0.001" in text
     # Each row states its repeats; the baselines get halving (warmup 5)'s budget.
-    assert all(row.split("|")[4].strip() == "3" for row in rows)
-    halving5 = next(r for r in rows if r.split("|")[3].strip() == "warmup=5")
-    budget = halving5.split("|")[5].split("(")[0].strip()
-    assert all(f"budget={budget}" in r for r in rows[-4:])
+    assert all(c[9] == "3" for c in cells)
+    halving5 = next(c for c in cells if c[3] == "warmup=5")
+    budget = halving5[8].split("(")[0].strip()
+    assert all(f"budget={budget}" in c[3] for c in cells[-4:])
     assert "Command: `python benchmarks/selection.py --no-cct" in text

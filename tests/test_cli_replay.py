@@ -218,3 +218,119 @@ def test_warnings_never_precede_a_refusal(
     code, _, err = _main(["replay", path, "--strategy", "halving", "--direction", "maximize",
                           "--order", "1,0"], capsys)
     _refused(code, err, "--order: order has 2 values")
+
+
+# ---- a replay a researcher can use on a big table --------------------------------------
+def test_json_has_every_replay_with_survivors_and_tolerance(
+    table_csv: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _main([
+        "replay", table_csv, "--strategy", "racing", "--direction", "maximize",
+        "--repeats", "4", "--tolerance", "0.005", "--format", "json",
+    ], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["summary"]["tolerance"] == 0.005
+    assert 0 <= doc["summary"]["p_within_tolerance"] <= 1
+    assert len(doc["replays"]) == 4
+    for rec in doc["replays"]:
+        assert rec["selection"] in {f"c{i}" for i in range(8)}
+        assert rec["survivors"][0] == [1, 8]  # counted in instances per config
+        assert isinstance(rec["within_tolerance"], bool)
+
+
+def test_tolerance_and_time_budget_in_the_text_summary(
+    table_csv: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _main([
+        "replay", table_csv, "--strategy", "halving", "--warmup", "2", "--direction",
+        "maximize", "--repeats", "3", "--tolerance", "0.005", "--budget-seconds", "30",
+    ], capsys)
+    assert code == 0, err
+    assert "P(regret <= 0.005)" in out and "budget 30 s" in out
+    # Every training takes 2 s in this table: 15 trainings, then nothing starts.
+    doc_code, doc, _ = _main([
+        "replay", table_csv, "--strategy", "tpe_wilcoxon", "--direction", "maximize",
+        "--repeats", "2", "--budget-seconds", "30", "--format", "json",
+    ], capsys)
+    assert doc_code == 0
+    assert all(r["time"] <= 30 for r in json.loads(doc)["replays"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--budget-seconds", "0"], "--budget-seconds: must be a number > 0"),
+        (["--tolerance", "-1"], "--tolerance: must be a number >= 0"),
+        (["--param-columns", "lr,nope"], "--param-columns: no column 'nope'"),
+        (["--param-columns", "lr,lr"], "--param-columns lr: given twice"),
+    ],
+)
+def test_new_flags_are_checked(
+    table_csv: str, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    code, _, err = _main(["replay", table_csv, "--strategy", "racing", "--direction",
+                          "maximize", "--repeats", "2", *extra], capsys)
+    _refused(code, err, needle)
+
+
+def test_a_time_budget_needs_time_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _small_table(tmp_path, ["a,0.1,0.2,0.3,0.4", "b,0.5,0.6,0.7,0.8"])
+    code, _, err = _main(["replay", path, "--strategy", "racing", "--direction", "maximize",
+                          "--budget-seconds", "10"], capsys)
+    _refused(code, err, "has no time columns")
+
+
+def _settings_table(tmp_path: Path) -> str:
+    """lr x size: the same four learning rates at two dataset sizes."""
+    rng = np.random.default_rng(0)
+    lines = ["model,lr,size," + ",".join(f"acc_{i}" for i in range(1, 6))]
+    for k, (lr, size) in enumerate((lr, size) for size in (100, 200) for lr in (1, 2, 3, 4)):
+        cells = [f"{0.5 + 0.01 * lr + 0.005 * x:.4f}" for x in rng.random(5)]
+        lines.append(",".join([f"m{k}", str(lr), str(size), *cells]))
+    path = tmp_path / "settings.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_a_forgotten_filter_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _settings_table(tmp_path)
+    argv = ["replay", path, "--strategy", "halving", "--warmup", "2", "--direction",
+            "maximize", "--repeats", "2", "--param-columns", "lr"]
+    code, _, err = _main(argv, capsys)
+    assert code == 0
+    assert ("stalwart: warning: 8 rows share their values of lr with another row (e.g. 'm0' "
+            "and 'm4', which differ only in size): a --filter is probably missing (e.g. "
+            "--filter size=100)") in err
+    code, _, err = _main([*argv, "--filter", "size=100"], capsys)
+    assert code == 0 and "share" not in err
+
+
+def test_tpe_on_rows_that_differ_only_by_id_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [f"m{c},{0.5 + 0.01 * c},{0.51 + 0.01 * c},{0.5 + 0.01 * c},{0.52 + 0.01 * c}"
+            for c in range(6)]
+    path = _small_table(tmp_path, rows)
+    code, _, err = _main(["replay", path, "--strategy", "tpe", "--direction", "maximize",
+                          "--repeats", "2", "--budget", "8"], capsys)
+    assert code == 0
+    assert "tpe: the rows differ only by their id" in err and "--param-columns" in err
+    # Named columns the TPE baselines search: no warning on a grid.
+    path = _settings_table(tmp_path)
+    code, _, err = _main(["replay", path, "--strategy", "tpe", "--direction", "maximize",
+                          "--repeats", "2", "--filter", "size=100", "--param-columns", "lr"],
+                         capsys)
+    assert code == 0 and "warning" not in err
+
+
+def test_progress_on_request(table_csv: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _main(["replay", table_csv, "--strategy", "racing", "--direction",
+                          "maximize", "--repeats", "20", "--progress"], capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[-1] == "racing: replay 20/20 (100%)" and len(lines) <= 12

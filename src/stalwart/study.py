@@ -192,7 +192,11 @@ def run_study(
             trials = [] if stopped_early else strategy.ask()
             for t in trials:
                 if (t.config_id, t.instance) in stored:
-                    strategy.tell(t, stored[(t.config_id, t.instance)].value(spec.metric.name))
+                    # A resumed study tells what it told before, costs included, so that a
+                    # cost-aware strategy reaches the same state.
+                    done = stored[(t.config_id, t.instance)]
+                    strategy.observe_cost(t, done.wall_time)
+                    strategy.tell(t, done.value(spec.metric.name))
                     n_told += 1
                 else:
                     executor.submit(t, by_id[t.config_id])
@@ -213,6 +217,7 @@ def run_study(
                     store.log_event("duplicate_result", [trial.config_id, trial.instance])
                 stored[key] = result
                 inflight.discard(trial)
+                strategy.observe_cost(trial, result.wall_time)
                 strategy.tell(trial, result.value(spec.metric.name))
                 n_told += 1
                 if progress.on_result:

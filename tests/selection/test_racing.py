@@ -243,3 +243,177 @@ def test_parameters_are_validated() -> None:
     for bad in ({"test": "t"}, {"alpha": 1.5}, {"start": 1}, {"patience": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             make_strategy("racing", setup(["a", "b"], **kw), **bad)
+
+
+def test_sided_is_validated() -> None:
+    kw = {"n_instances": 5, "criterion": "mean", "direction": "minimize"}
+    with pytest.raises(ValueError, match="racing.sided"):
+        make_strategy("racing", setup(["a", "b"], **kw), sided="both")
+
+
+# ---- the authors' racing: two-sided, computed by hand -------------------------------
+# The same fixture (A..E, INSTANCE_ORDER, maximize), Welch at alpha 0.05 from start 3,
+# but two-sided as in the robust-selection paper: H1 "the means differ",
+# p = 2 * P(T_df >= |t|) = 2 * t.sf(|t|, df), and a model is dropped when p < 0.05 AND
+# its mean is below the best's (every non-best survivor's is: the best is the best mean).
+# t and df are the Welch numbers of the one-sided race above; only p doubles.
+#
+# n = 3: best E (means A .91, B .80333, C .88333, D .89667, E .91667).
+#   A: t = -0.6325, df = 3.448, p = 0.56657       B: t = -9.0869, df = 4.000, p = 0.00081 -> out
+#   C: t = -1.7678, df = 3.039, p = 0.17409       D: t = -1.6036, df = 4.000, p = 0.18407
+#   kept 4: A C D E
+# n = 4: best A (.91; E .9075, D .89, C .8775).
+#   C: t = -2.3604, df = 3.573, p = 0.08541 (one-sided 0.0427 dropped C here; two-sided keeps it)
+#   D: t = -2.0000, df = 4.154, p = 0.11350       E: t = -0.2116, df = 3.799, p = 0.84328
+#   kept 4: A C D E
+# n = 5: best A (.912; E .908, D .888, C .874).
+#   C: t = -3.3328, df = 4.952, p = 0.02102 -> out
+#   D: t = -2.9104, df = 5.943, p = 0.02726 -> out
+#   E: t = -0.4264, df = 5.461, p = 0.68611
+#   kept 2: A E
+# n = 6 = n_instances: E vs A t = -0.4152, df = 7.442, p = 0.68969; A and E survive and
+# the mean criterion selects A (.91 > .90667). Trainings: 5 * 3 + 4 + 4 + 2 = 25.
+TWO_SIDED = [
+    # (step, instances, best, kept after the step, {removed: (t, df, p)})
+    (2, 3, "E", 4, {"B": (-9.0869, 4.000, 0.00081)}),
+    (3, 4, "A", 4, {}),
+    (4, 5, "A", 2, {"C": (-3.3328, 4.952, 0.02102), "D": (-2.9104, 5.943, 0.02726)}),
+    (5, 6, "A", 2, {}),
+]
+
+
+def welch_two_sided(x: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Welch's t, its Welch-Satterthwaite df and the two-sided p, from the formula."""
+    vx, vb = x.var(ddof=1) / len(x), b.var(ddof=1) / len(b)
+    t = (x.mean() - b.mean()) / math.sqrt(vx + vb)
+    df = (vx + vb) ** 2 / (vx**2 / (len(x) - 1) + vb**2 / (len(b) - 1))
+    return t, df, float(2 * stats.t.sf(abs(t), df))
+
+
+def test_two_sided_hand_numbers() -> None:
+    """The comment's numbers: the formula, and scipy's two-sided Welch for two pairs."""
+    for _, n, best, _, removed in TWO_SIDED:
+        for config, (t_hand, df_hand, p_hand) in removed.items():
+            t, df, p = welch_two_sided(race_order(config, n), race_order(best, n))
+            assert t == pytest.approx(t_hand, abs=1e-4)
+            assert df == pytest.approx(df_hand, abs=1e-3)
+            assert p == pytest.approx(p_hand, abs=1e-5)
+    # n = 4: C is no longer dropped; scipy agrees with the hand p-value.
+    res = stats.ttest_ind(race_order("C", 4), race_order("A", 4), equal_var=False)
+    assert res.pvalue == pytest.approx(0.08541, abs=1e-5) and res.pvalue > 0.05
+    res = stats.ttest_ind(race_order("D", 5), race_order("A", 5), equal_var=False)
+    assert res.pvalue == pytest.approx(0.02726, abs=1e-5)
+
+
+def test_two_sided_race_reproduces_the_hand_trace() -> None:
+    s = Racing(
+        setup(CONFIGS, n_instances=6, criterion="mean", direction="maximize",
+              instance_order=INSTANCE_ORDER),
+        test="welch", alpha=0.05, start=3, sided="two",
+    )
+    kept = []
+    for step in range(6):
+        batch = s.ask()
+        for trial in batch:
+            s.tell(trial, ACCURACY[CONFIGS.index(trial.config_id), trial.instance])
+        kept.append(len(s.survivors))
+        removed = {d.config_id: d for d in s.decisions if d.step == step and d.action == "removed"}
+        row = next((e for e in TWO_SIDED if e[0] == step), None)
+        if row is None:  # before start: no test
+            assert not removed and len(s.survivors) == 5
+            continue
+        _, n, best, n_kept, expected = row
+        assert set(removed) == set(expected), f"step {step}"
+        for config, (t, _, p) in expected.items():
+            assert removed[config].statistic == pytest.approx(t, abs=1e-4)
+            assert removed[config].p_value == pytest.approx(p, abs=1e-5)
+            assert removed[config].reason == f"worse than {best} (welch, two-sided, p < 0.05)"
+    assert kept == [5, 5, 4, 4, 2, 2]
+    assert s.done and s.selection == "A" and s.n_asked == 25
+    # The one-sided default drops C a step earlier on the same data.
+    one = hand_checked_race("mean")
+    drive(one, ACCURACY, CONFIGS)
+    assert next(d.step for d in one.decisions if d.config_id == "C") == 3
+
+
+# ---- vectorised tests = one test per pair --------------------------------------------
+class PairwiseRacing(Racing):
+    """The per-pair racing step this module replaced: one scipy call per survivor."""
+
+    def _race(self) -> None:  # the former implementation, kept as the reference
+        from stalwart.selection.racing import _MEAN
+        from stalwart.selection.significance import compare
+
+        def finite(c: str) -> np.ndarray:
+            x = self.sample(c)
+            return x[np.isfinite(x)]
+
+        def failed(c: str) -> bool:
+            return self.failures == "worst" and len(finite(c)) < self.n_observed(c)
+
+        best = min(self._alive, key=lambda c: (
+            _MEAN.key(self.sample(c), self.direction, self.failures), self._index[c]))
+        best_x, best_failed, best_value = finite(best), failed(best), self.value_of(best)
+        self._streak[best] = 0
+        removals = []
+        sided = "" if self.sided == "one" else ", two-sided"
+        for cid in self._alive:
+            if cid == best:
+                continue
+            if not best_failed and failed(cid):
+                removals.append(
+                    self._removal(cid, "failed instance", best_value, self.value_of(cid)))
+                continue
+            r = compare(self.test, finite(cid), best_x, self.direction, self.alpha, self.sided)
+            self._streak[cid] = self._streak[cid] + 1 if r.worse else 0
+            if self._streak[cid] >= self.patience:
+                reason = f"worse than {best} ({self.test}{sided}, p < {self.alpha:g})"
+                removals.append(self._removal(cid, reason, best_value, self.value_of(cid),
+                                              r.statistic, r.p_value))
+        self._remove(removals)
+
+
+def synthetic_table(n_configs: int, n_instances: int, seed: int = 0) -> np.ndarray:
+    """Accuracies like a real grid: most models clearly bad, a few near-ties, some ties."""
+    rng = np.random.default_rng(seed)
+    means = 0.80 + 0.08 * rng.beta(5, 1.5, n_configs)
+    sds = 0.002 + 0.004 * rng.random(n_configs)
+    values = means[:, None] + sds[:, None] * rng.standard_normal((n_configs, n_instances))
+    return np.round(values, 3)  # rounded like test accuracies: ties for the rank tests
+
+
+@pytest.mark.parametrize(
+    ("test", "sided", "failures"),
+    [("welch", "one", "worst"), ("welch", "two", "worst"), ("mannwhitney", "one", "worst"),
+     ("mannwhitney", "two", "ignore"), ("ks", "one", "worst"), ("ks", "two", "worst"),
+     ("levene", "one", "ignore"), ("bartlett", "one", "worst")],
+)
+def test_vectorised_race_equals_per_pair_race(test: str, sided: str, failures: str) -> None:
+    # 604 x 20, the size of the authors' table; the spread tests drop few models, so their
+    # per-pair reference is slow: a smaller table for them.
+    n_configs, n_instances = (604 if test in ("welch", "mannwhitney", "ks") else 120), 20
+    values = synthetic_table(n_configs, n_instances)
+    values[[5, 77, 110], [2, 0, 11]] = np.nan  # failed instances
+    cfg = [f"m{i:03d}" for i in range(n_configs)]
+    for order_seed in range(2):
+        order = list(np.random.default_rng(order_seed).permutation(n_instances))
+        runs = []
+        for cls in (Racing, PairwiseRacing):
+            s = cls(
+                setup(cfg, n_instances=n_instances, criterion="mean", direction="maximize",
+                      instance_order=order, failures=failures),
+                test=test, sided=sided, start=3,
+            )
+            drive(s, values, cfg)
+            runs.append(s)
+        fast, slow = runs
+        assert fast.selection == slow.selection and fast.n_asked == slow.n_asked
+        assert len(fast.decisions) == len(slow.decisions)
+        for a, b in zip(fast.decisions, slow.decisions, strict=True):
+            assert (a.step, a.config_id, a.action, a.reason, a.n_instances) == (
+                b.step, b.config_id, b.action, b.reason, b.n_instances)
+            # The same numbers, to the bit (nan for a failed config under "worst").
+            assert repr((a.value, a.threshold)) == repr((b.value, b.threshold))
+            if a.p_value is not None:
+                assert a.p_value == pytest.approx(b.p_value, rel=1e-9, abs=1e-15)
+                assert a.statistic == pytest.approx(b.statistic, rel=1e-9, abs=1e-12)

@@ -31,12 +31,12 @@ def test_public_api() -> None:
         "ranking",
     ):
         assert hasattr(sel, name)
-    assert set(STRATEGIES) == {"exhaustive", "halving", "racing"}
+    assert set(STRATEGIES) == {"adaptive", "exhaustive", "halving", "racing"}
 
 
 def test_make_strategy_errors_name_the_culprit() -> None:
     kw = {"n_instances": 3, "criterion": get_criterion("mean"), "direction": "minimize"}
-    with pytest.raises(ValueError, match="'bandit'.*valid strategies: exhaustive, halving"):
+    with pytest.raises(ValueError, match="'bandit'.*valid strategies: adaptive, exhaustive, halving, racing"):
         make_strategy("bandit", setup(["a"], **kw))
     with pytest.raises(ValueError, match="'halving'.*unknown parameter.*alpha.*warmup"):
         make_strategy("halving", setup(["a"], **kw), alpha=0.1)

@@ -26,13 +26,25 @@ Over the repeats we report:
   deviation of the criterion over 1000 resamples (with replacement) of the best model's
   instances, drawn with ``numpy.random.default_rng(0)``. The best model itself is
   always near-best. A near-best pick is one that the table cannot tell apart from the
-  best with the instances it has.
+  best with the instances it has;
+* ``P(regret <= tolerance)``: when the caller names a ``tolerance`` in the metric's units
+  (e.g. 0.005 for an accuracy: half a point), the pick's regret is at most that. Unlike
+  near-best it does not depend on the table's noise, so it says what a user who is
+  indifferent to differences below the tolerance gets.
+
+Survivors
+---------
+:meth:`ReplayOutcome.survivors` counts the configs still in the race after each number
+of instances per config, as the racing papers plot it: a config removed with ``m``
+instances is counted up to ``m - 1`` and gone from ``m`` on. It is read off the removal
+decisions, so it is the same for step-synchronous and asynchronous strategies.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -79,7 +91,37 @@ class ReplayOutcome:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["decisions"] = [d.to_dict() for d in self.decisions]
+        out["survivors"] = self.survivors()
         return out
+
+    def survivors(self) -> list[list[int]]:
+        """``[[k, configs left after k instances each], ...]`` for ``k = 1..`` the most
+        instances a removed or selected config had (see the module docstring)."""
+        gone: dict[int, int] = {}
+        most = 1
+        for d in self.decisions:
+            m = d.n_instances or 0
+            most = max(most, m)
+            if d.action == "removed":
+                gone[m] = gone.get(m, 0) + 1
+        left = self.n_configs - gone.get(0, 0)
+        out: list[list[int]] = []
+        for k in range(1, most + 1):
+            left -= gone.get(k, 0)
+            out.append([k, left])
+        return out
+
+    def record(self, verdict: Verdict) -> dict[str, Any]:
+        """The compact record of this replay for a JSON report: the pick, its verdict,
+        the cost and the survivors per instance count (no decision list)."""
+        return {
+            "order": list(self.order),
+            "selection": self.selection,
+            "trainings": self.trainings,
+            "time": self.time,
+            **asdict(verdict),
+            "survivors": self.survivors(),
+        }
 
 
 # ---- the reference -------------------------------------------------------------------
@@ -93,6 +135,7 @@ class Verdict:
     in_top_k: bool
     near_best: bool
     regret: float
+    within_tolerance: bool | None = None
 
 
 @dataclass
@@ -167,13 +210,15 @@ class Reference:
         # best can have a criterion a hair better: that is no regret.
         return max(0.0, self.sign * (v - b))
 
-    def judge(self, pick: str | None) -> Verdict:
+    def judge(self, pick: str | None, tolerance: float | None = None) -> Verdict:
+        """The verdict on ``pick``; ``within_tolerance`` is None without a tolerance."""
         regret = self.regret(pick)
         return Verdict(
             is_best=pick == self.best,
             in_top_k=pick in self.ranking[: self.top_k],
             near_best=pick == self.best or regret <= self.best_se,
             regret=regret,
+            within_tolerance=None if tolerance is None else bool(regret <= tolerance),
         )
 
 
@@ -218,8 +263,10 @@ class ReplaySummary:
 
     ``*_fraction`` fields are relative to the exhaustive search over the whole table;
     ``time_*`` fields are None when the table has no times. ``picks`` counts the selected
-    ids (most frequent first). ``outcomes`` holds every replay (left out of
-    :meth:`to_dict`).
+    ids (most frequent first). ``p_within_tolerance`` is P(regret <= ``tolerance``), None
+    without a tolerance. ``budget_seconds`` is the training-time budget of every replay
+    (None: none). ``outcomes`` holds every replay and ``verdicts`` their verdicts (left
+    out of :meth:`to_dict` unless asked for).
     """
 
     strategy: str
@@ -248,11 +295,34 @@ class ReplaySummary:
     regret_median: float
     regret_p90: float
     picks: dict[str, int]
+    tolerance: float | None = None
+    p_within_tolerance: float | None = None
+    budget_seconds: float | None = None
+    time_max: float | None = None
     outcomes: list[ReplayOutcome] = field(default_factory=list, repr=False)
+    verdicts: list[Verdict] = field(default_factory=list, repr=False)
 
-    def to_dict(self, *, outcomes: bool = False) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("outcomes")
+    def to_dict(self, *, outcomes: bool = False, replays: bool = False) -> dict[str, Any]:
+        """The summary as plain data.
+
+        Parameters
+        ----------
+        outcomes:
+            add every replay in full (``outcomes``: decisions included).
+        replays:
+            add every replay's compact record (``replays``: order, pick, verdict, cost
+            and survivors per instance count; see :meth:`ReplayOutcome.record`).
+        """
+        # Not asdict(self): it would deep-copy every outcome's decisions first.
+        out = {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("outcomes", "verdicts")
+        }
         if outcomes:
             out["outcomes"] = [o.to_dict() for o in self.outcomes]
+        if replays:
+            out["replays"] = [
+                o.record(v) for o, v in zip(self.outcomes, self.verdicts, strict=True)
+            ]
         return out

@@ -13,13 +13,25 @@ strategy finds the model an exhaustive search over the *whole* table would pick.
 How a pick is judged (the exhaustive reference, ``P(best)``, ``P(near-best)``, regret) is
 defined in :mod:`~stalwart.analysis.outcome`; the baselines (random search, TPE) are
 replayed through :mod:`~stalwart.analysis.baselines` and share its records.
+
+Budgets and costs
+-----------------
+``budget`` caps the trainings (the strategy's own budget). ``budget_seconds`` caps the
+training *time*, from the table's time columns, for every strategy and baseline alike:
+the harness hands out trainings in the order the strategy asked for them and starts none
+once the times of those it ran reach the budget (the last one may overshoot, as a
+training in a live study would); it then calls the strategy's ``finish()``, which selects
+among the survivors with what they have. Before each ``tell`` the harness calls the
+strategy's ``observe_cost(trial, seconds)`` with the instance's table time, when the
+table has times and the strategy has that hook, so that a cost-aware strategy learns
+what its trainings cost as a live study would.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +79,19 @@ def check_order(order: Sequence[int], n_instances: int) -> list[int]:
     return out
 
 
+def _check_budget_seconds(table: ResultTable, budget_seconds: float | None) -> None:
+    if budget_seconds is None:
+        return
+    if not (isinstance(budget_seconds, int | float) and budget_seconds > 0
+            and math.isfinite(budget_seconds)):
+        raise UserError(f"budget_seconds must be a number > 0, got {budget_seconds!r}")
+    if table.times is None:
+        raise UserError(
+            "a budget in training seconds needs the table's time columns (none found; "
+            "pass --time-pattern)"
+        )
+
+
 def _check_n_instances(table: ResultTable, n_instances: int | None) -> int:
     n = table.n_instances if n_instances is None else int(n_instances)
     if not 1 <= n <= table.n_instances:
@@ -85,6 +110,8 @@ def replay(
     n_instances: int | None = None,
     failures: str = "worst",
     seed: int = 0,
+    budget_seconds: float | None = None,
+    param_columns: Sequence[str] | None = None,
     **strategy_params: Any,
 ) -> ReplayOutcome:
     """Run one strategy (or baseline) on ``table`` with one instance order.
@@ -114,6 +141,11 @@ def replay(
     seed:
         randomness of the baselines (random search's sampling, TPE's sampler); the
         ask/tell strategies are deterministic.
+    budget_seconds:
+        the most training time, in the table's seconds (see the module docstring);
+        needs a table with times.
+    param_columns:
+        the hyperparameter columns for the TPE baselines (ignored by strategies).
     **strategy_params:
         the strategy's own parameters (``warmup``, ``test``, ``alpha``, ...).
 
@@ -125,9 +157,11 @@ def replay(
     ------
     UserError
         unknown strategy, bad order or parameter; a table with never-trained cells
-        (:class:`~stalwart.errors.TableError`; see :meth:`ResultTable.complete`).
+        (:class:`~stalwart.errors.TableError`; see :meth:`ResultTable.complete`); a
+        ``budget_seconds`` that is not > 0 or a table without times for it.
     """
     table.require_complete()
+    _check_budget_seconds(table, budget_seconds)
     order_list = check_order(
         range(table.n_instances) if order is None else order, table.n_instances
     )
@@ -154,24 +188,34 @@ def replay(
     except (TypeError, ValueError) as exc:
         raise UserError(f"strategy {strategy_name}: {exc}") from None
     if strategy is None:
-        return run_baseline(table, strategy_name, setup, seed=seed, **strategy_params)
+        return run_baseline(
+            table, strategy_name, setup, seed=seed, budget_seconds=budget_seconds,
+            param_columns=param_columns, **strategy_params,
+        )
     rows = {cid: i for i, cid in enumerate(table.config_ids)}
     times = table.times
+    observe = getattr(strategy, "observe_cost", None) if times is not None else None
+    limit = math.inf if budget_seconds is None else float(budget_seconds)
     trainings = 0
     spent = 0.0
     while not strategy.done:
         trials: list[Trial] = strategy.ask()
-        if not trials:
+        if not trials or spent >= limit:
             # Everything asked is told at once, so nothing is in flight: a strategy that
             # asks for nothing and is not done would wait forever. Make it decide.
             strategy.finish()
             break
         for trial in trials:
+            if spent >= limit:
+                break  # the time budget is spent: the rest of the batch never starts
             r = rows[trial.config_id]
+            seconds = math.nan if times is None else float(times[r, trial.instance])
+            if observe is not None and not math.isnan(seconds):
+                observe(trial, seconds)
             strategy.tell(trial, float(table.values[r, trial.instance]))
             trainings += 1
-            if times is not None and not math.isnan(times[r, trial.instance]):
-                spent += float(times[r, trial.instance])
+            if not math.isnan(seconds):
+                spent += seconds
     return ReplayOutcome(
         strategy=strategy_name,
         selection=strategy.selection,
@@ -215,6 +259,10 @@ def replay_many(
     n_instances: int | None = None,
     failures: str = "worst",
     reference: Reference | None = None,
+    tolerance: float | None = None,
+    budget_seconds: float | None = None,
+    param_columns: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **strategy_params: Any,
 ) -> ReplaySummary:
     """Replay ``strategy_name`` over ``repeats`` random instance orders and summarise.
@@ -232,6 +280,12 @@ def replay_many(
     reference:
         a precomputed :class:`Reference` (must match criterion/direction/failures);
         computed from the table when None.
+    tolerance:
+        for ``P(regret <= tolerance)``, in the metric's units (None: not computed).
+    budget_seconds, param_columns:
+        as in :func:`replay`.
+    progress:
+        called as ``progress(done, repeats)`` after every replay (e.g. a progress line).
 
     Returns
     -------
@@ -241,29 +295,39 @@ def replay_many(
         raise UserError(f"repeats must be >= 1, got {repeats}")
     if top_k < 1:
         raise UserError(f"top_k must be >= 1, got {top_k}")
+    if tolerance is not None and not (
+        isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0
+    ):
+        raise UserError(f"tolerance must be a number >= 0, got {tolerance!r}")
+    _check_budget_seconds(table, budget_seconds)
     from stalwart.selection import get_criterion
 
     crit = get_criterion(criterion) if isinstance(criterion, str) else criterion
     ref = reference or Reference.from_table(
         table, criterion=crit, direction=direction, failures=failures, top_k=top_k
     )
-    outcomes = [
-        replay(
-            table,
-            strategy_name,
-            criterion=crit,
-            direction=direction,
-            order=order,
-            budget=budget,
-            n_instances=n_instances,
-            failures=failures,
-            # A 32-bit seed: optuna's samplers hand it to numpy's RandomState.
-            seed=derive_seed("replay", seed, r) % 2**32,
-            **strategy_params,
+    outcomes: list[ReplayOutcome] = []
+    for r, order in enumerate(random_orders(table.n_instances, repeats, seed)):
+        outcomes.append(
+            replay(
+                table,
+                strategy_name,
+                criterion=crit,
+                direction=direction,
+                order=order,
+                budget=budget,
+                n_instances=n_instances,
+                failures=failures,
+                # A 32-bit seed: optuna's samplers hand it to numpy's RandomState.
+                seed=derive_seed("replay", seed, r) % 2**32,
+                budget_seconds=budget_seconds,
+                param_columns=param_columns,
+                **strategy_params,
+            )
         )
-        for r, order in enumerate(random_orders(table.n_instances, repeats, seed))
-    ]
-    verdicts = [ref.judge(o.selection) for o in outcomes]
+        if progress is not None:
+            progress(r + 1, repeats)
+    verdicts = [ref.judge(o.selection, tolerance) for o in outcomes]
     trainings = np.array([o.trainings for o in outcomes], dtype=float)
     regrets = np.array([v.regret for v in verdicts], dtype=float)
     times = None if table.times is None else np.array([o.time or 0.0 for o in outcomes])
@@ -297,5 +361,13 @@ def replay_many(
         regret_median=_percentile(regrets, 50),
         regret_p90=_percentile(regrets, 90),
         picks=dict(picks.most_common()),
+        tolerance=None if tolerance is None else float(tolerance),
+        p_within_tolerance=(
+            None if tolerance is None
+            else float(np.mean([bool(v.within_tolerance) for v in verdicts]))
+        ),
+        budget_seconds=None if budget_seconds is None else float(budget_seconds),
+        time_max=None if times is None else float(times.max()),
         outcomes=outcomes,
+        verdicts=verdicts,
     )

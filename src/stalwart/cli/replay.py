@@ -9,11 +9,16 @@ Examples
     stalwart replay cct.csv --filter dt_len=10000 --strategy racing --param test=welch \\
         --criterion mean --direction maximize --order 3,0,7,... --trace
 
+    stalwart replay big.csv --strategy racing --param sided=two --budget-seconds 36000 \
+        --tolerance 0.005 --direction maximize --format json > replays.json
+
 Nothing is adjusted silently: settings that cannot apply are refused (one line, exit 2)
 and settings that make the replay uninformative (a warm-up that covers every instance, a
-table with ``inf`` cells, a table of a study that never trained some instances) give a
-one-line ``stalwart: warning:`` on standard error, printed once the replay has run so
-that a refusal stays a single line.
+table with ``inf`` cells, a table of a study that never trained some instances, rows
+with the same hyperparameters, a TPE search space that is no grid) give a one-line
+``stalwart: warning:`` on standard error, printed once the replay has run so that a
+refusal stays a single line. A long replay shows its progress on standard error when
+that is a terminal (or with ``--progress``).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from stalwart.analysis.replay import (
     strategy_names,
 )
 from stalwart.analysis.table import ResultTable, read_table
-from stalwart.checks import first, integer
+from stalwart.checks import first, integer, number
 from stalwart.errors import UserError
 
 DEFAULT_REPEATS = 100
@@ -85,6 +90,30 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the instance orders")
     p.add_argument("--budget", type=int, help="most trainings per replay")
     p.add_argument(
+        "--budget-seconds",
+        type=float,
+        metavar="S",
+        help="most training time per replay, in the table's seconds (needs time columns); "
+        "no training starts once S are spent",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        metavar="T",
+        help="report P(regret <= T), T in the metric's units (e.g. 0.005 for an accuracy)",
+    )
+    p.add_argument(
+        "--param-columns",
+        metavar="A,B,...",
+        help="the hyperparameter columns (the TPE baselines search them; rows with the "
+        "same values are warned about); default: every non-instance column",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress on standard error (default: only when it is a terminal)",
+    )
+    p.add_argument(
         "--order",
         help="replay one instance order: a permutation of 0..n-1 (column positions)",
     )
@@ -102,7 +131,13 @@ def register(subparsers: Any) -> None:
         metavar="COL=VALUE",
         help="keep rows whose COL equals VALUE (repeatable)",
     )
-    p.add_argument("--format", default="table", choices=("table", "json"))
+    p.add_argument(
+        "--format",
+        default="table",
+        choices=("table", "json"),
+        help="json: the summary, every replay's pick, verdict, cost and survivors per "
+        "instance count (\"replays\"), and the single replay with --order/--trace",
+    )
     p.set_defaults(func=run)
 
 
@@ -252,6 +287,92 @@ def _check_fit(
             )
 
 
+def _param_columns(args: argparse.Namespace, table: ResultTable) -> list[str] | None:
+    """The ``--param-columns`` list, each checked against the table's columns."""
+    if args.param_columns is None:
+        return None
+    names = [c.strip() for c in args.param_columns.split(",") if c.strip()]
+    if not names:
+        raise UserError("--param-columns: expected column names, e.g. lr,batch_size")
+    if len(set(names)) != len(names):
+        dup = next(c for c in names if names.count(c) > 1)
+        raise UserError(f"--param-columns {dup}: given twice")
+    keys: list[str] = []
+    for hp in table.params:
+        keys.extend(k for k in hp if k not in keys)
+    for name in names:
+        if name not in keys:
+            raise UserError(
+                f"--param-columns: no column {name!r} among the table's non-instance "
+                f"columns ({', '.join(keys) or 'none'})"
+            )
+    return names
+
+
+def _duplicate_notes(
+    table: ResultTable, columns: list[str] | None, filtered: bool
+) -> list[str]:
+    """A warning when several rows share their hyperparameters: a ``--filter`` is
+    probably missing (the rows differ in a setting such as the dataset size), or the
+    table holds the same configs twice under different ids."""
+    keys: list[str] = []
+    for hp in table.params:
+        keys.extend(k for k in hp if k not in keys)
+    cols = keys if columns is None else columns
+    if not cols:
+        return []  # no hyperparameter columns at all: nothing to compare
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, hp in enumerate(table.params):
+        groups.setdefault(tuple(repr(hp.get(c)) for c in cols), []).append(i)
+    shared = [g for g in groups.values() if len(g) > 1]
+    if not shared:
+        return []
+    n_rows = sum(len(g) for g in shared)
+    a, b = shared[0][:2]
+    pa, pb = table.params[a], table.params[b]
+    differ = [k for k in keys if k not in cols and pa.get(k) != pb.get(k)]
+    what = "hyperparameters" if columns is None else f"values of {', '.join(cols)}"
+    text = (
+        f"{n_rows} rows share their {what} with another row (e.g. "
+        f"{table.config_ids[a]!r} and {table.config_ids[b]!r}"
+    )
+    if differ:
+        # The setting to filter on: the one with the fewest values (a dataset size, not
+        # a batch label).
+        col = min(differ, key=lambda k: len({repr(hp.get(k)) for hp in table.params}))
+        text += (
+            f", which differ only in {', '.join(differ)}): a --filter is probably "
+            f"missing (e.g. --filter {col}={pa.get(col)})"
+        )
+    else:
+        text += "): the table may hold the same configs twice"
+        if not filtered:
+            text += " or need a --filter"
+    return [text]
+
+
+class _Progress:
+    """``replay 37/200`` on standard error, rewritten in place on a terminal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = 100 * done // total
+        if self.tty:
+            print(f"\r{self.name}: replay {done}/{total} ({pct}%)", end="", file=sys.stderr,
+                  flush=True)
+        elif pct // 10 > self.shown or done == total:
+            self.shown = pct // 10
+            print(f"{self.name}: replay {done}/{total} ({pct}%)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr, flush=True)
+
+
 # ---- the command ---------------------------------------------------------------------
 
 
@@ -267,11 +388,26 @@ def run(args: argparse.Namespace) -> int:
             *([] if args.repeats is None else integer("--repeats", args.repeats, low=1)),
             *([] if args.top_k is None else integer("--top-k", args.top_k, low=1)),
             *([] if args.budget is None else integer("--budget", args.budget, low=1)),
+            *([] if args.budget_seconds is None else number(
+                "--budget-seconds", args.budget_seconds, low=0, low_open=True)),
+            *([] if args.tolerance is None else number("--tolerance", args.tolerance, low=0)),
         ],
         UserError,
     )
     notes: list[str] = []
     table = _load(args, notes)
+    if args.budget_seconds is not None and table.times is None:
+        raise UserError(
+            f"--budget-seconds: {args.table} has no time columns (pass --time-pattern)"
+        )
+    param_columns = _param_columns(args, table)
+    notes.extend(_duplicate_notes(table, param_columns, bool(args.filter)))
+    if args.strategy.startswith("tpe"):
+        from stalwart.analysis.baselines import SearchSpace
+
+        space = SearchSpace(table, param_columns)
+        if space.warning:
+            notes.append(f"{args.strategy}: {space.warning}")
     crit = _criterion(args)
     params = _strategy_params(args)
     _check_fit(args, table, params, notes)
@@ -290,6 +426,8 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         n_instances=args.n_instances,
         failures=args.failures,
+        budget_seconds=args.budget_seconds,
+        param_columns=param_columns,
         **params,
     )
     single: ReplayOutcome | None = None
@@ -302,6 +440,7 @@ def run(args: argparse.Namespace) -> int:
         single = replay(table, args.strategy, order=order, seed=args.seed, **common)
     summary: ReplaySummary | None = None
     if args.order is None:
+        progress = _Progress(args.strategy) if args.progress or sys.stderr.isatty() else None
         summary = replay_many(
             table,
             args.strategy,
@@ -309,24 +448,31 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             top_k=top_k,
             reference=ref,
+            tolerance=args.tolerance,
+            progress=progress,
             **common,
         )
+        if progress is not None:
+            progress.close()
     # Only now, with every refusal behind us, so that an error stays one line.
     for note in notes:
         print(f"stalwart: warning: {note}", file=sys.stderr)
     if args.format == "json":
         doc: dict[str, Any] = {"notes": notes}
         if summary is not None:
-            doc["summary"] = summary.to_dict()
+            full = summary.to_dict(replays=True)
+            doc["replays"] = full.pop("replays")
+            doc["summary"] = full
         if single is not None:
-            doc["replay"] = {**single.to_dict(), **vars(ref.judge(single.selection))}
+            verdict = ref.judge(single.selection, args.tolerance)
+            doc["replay"] = {**single.to_dict(), **vars(verdict)}
         print(json.dumps(_jsonable(doc), indent=2, allow_nan=False))
         return 0
     console = _console()
     if summary is not None:
         _print_summary(console, summary)
     if single is not None:
-        _print_outcome(console, single, ref)
+        _print_outcome(console, single, ref, args.tolerance)
         if args.trace:
             _print_trace(console, single)
     return 0
@@ -387,9 +533,13 @@ def _print_summary(console: Any, s: ReplaySummary) -> None:
         ("trainings", f"{s.trainings_mean:.1f} of {s.exhaustive_trainings} "
                       f"({_pct(s.trainings_fraction)}), max {s.trainings_max}"),
         ("training time", "-" if s.time_mean is None else
-            f"{s.time_mean:.0f} s of {s.exhaustive_time:.0f} s ({_pct(s.time_fraction)})"),
+            f"{s.time_mean:.0f} s of {s.exhaustive_time:.0f} s ({_pct(s.time_fraction)})"
+            + ("" if s.budget_seconds is None else
+               f", budget {s.budget_seconds:g} s, max {s.time_max:.0f} s")),
         ("P(best)", _pct(s.p_best)),
         ("P(near-best)", _pct(s.p_near_best)),
+        *([] if s.tolerance is None else [
+            (f"P(regret <= {s.tolerance:g})", _pct(s.p_within_tolerance))]),
         (f"P(top-{s.top_k})", _pct(s.p_top_k)),
         ("regret median / p90", f"{_num(s.regret_median)} / {_num(s.regret_p90)}"),
         ("most frequent picks", ", ".join(f"{k} x{v}" for k, v in list(s.picks.items())[:3])),
@@ -397,8 +547,10 @@ def _print_summary(console: Any, s: ReplaySummary) -> None:
     console.print(_kv_table(title, rows))
 
 
-def _print_outcome(console: Any, o: ReplayOutcome, ref: Reference) -> None:
-    v = ref.judge(o.selection)
+def _print_outcome(
+    console: Any, o: ReplayOutcome, ref: Reference, tolerance: float | None = None
+) -> None:
+    v = ref.judge(o.selection, tolerance)
     rows = [
         ("order", ",".join(map(str, o.order))),
         ("selection", str(o.selection)),
@@ -407,7 +559,10 @@ def _print_outcome(console: Any, o: ReplayOutcome, ref: Reference) -> None:
             f"{o.time:.0f} s ({_pct(o.time / ref.time)})"),
         ("exhaustive best", ref.best),
         ("best / near-best / top-k", f"{v.is_best} / {v.near_best} / {v.in_top_k}"),
-        ("regret", _num(v.regret)),
+        ("regret", _num(v.regret)
+            + ("" if tolerance is None else f" (<= {tolerance:g}: {v.within_tolerance})")),
+        ("survivors after 1, 2, ... instances",
+            ", ".join(str(n) for _, n in o.survivors())),
     ]
     console.print(_kv_table(f"{o.strategy}: one replay", rows))
 

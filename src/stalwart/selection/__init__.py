@@ -7,10 +7,12 @@ instances, criterion, direction, budget), follows the ask/tell contract of
 
 * ``exhaustive``: every config gets ``n_instances`` instances; the best wins;
 * ``halving``: successive halving at the median (Algorithm 1 of the paper);
-* ``racing``: statistical tests against the best by mean drop configs early.
+* ``racing``: statistical tests against the best by mean drop configs early;
+* ``adaptive``: asynchronous racing on pooled-noise confidence bounds with a tolerance.
 """
 
 from stalwart.core import Decision, Direction, Trial
+from stalwart.selection.adaptive import Adaptive
 from stalwart.selection.base import Strategy, StrategySetup
 from stalwart.selection.criteria import CRITERIA, Criterion, Failures, get_criterion
 from stalwart.selection.exhaustive import Exhaustive
@@ -22,6 +24,7 @@ from stalwart.selection.significance import TESTS
 from stalwart.selection.step import StepStrategy
 
 __all__ = [
+    "Adaptive",
     "CRITERIA",
     "STRATEGIES",
     "TESTS",

@@ -139,6 +139,19 @@ class Strategy(ABC):
     def tell(self, trial: Trial, value: float) -> None:
         """Record one finished trial; NaN means the instance failed or diverged."""
 
+    def observe_cost(self, trial: Trial, seconds: float) -> None:
+        """Hear the training time of ``trial`` (wall seconds), right before its ``tell``.
+
+        Callers (the study loop, the replay harness) call this once per finished trial,
+        immediately before :meth:`tell`, with the instance's recorded training time, so
+        that a cost-aware strategy can prefer cheap information. A strategy must use the
+        time only from its ``tell`` on (not when it is heard), so that its decisions stay
+        independent of the order of calls. A cost-aware strategy's plans depend on these
+        times, so a resumed study must call it for every stored result it replays too,
+        with the stored time, to reach the same state. The default ignores it.
+        """
+        return None
+
     def planned_trainings(self) -> int | None:
         """The trainings this strategy will hand out, when known before it runs.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stalwart.checks import first, unknown_keys
+from stalwart.selection.adaptive import Adaptive
 from stalwart.selection.base import Strategy, StrategySetup
 from stalwart.selection.exhaustive import Exhaustive
 from stalwart.selection.halving import Halving
@@ -12,7 +13,7 @@ from stalwart.selection.racing import Racing
 from stalwart.selection.scored import ScoredStrategy
 
 STRATEGIES: dict[str, type[ScoredStrategy]] = {
-    cls.name: cls for cls in (Exhaustive, Halving, Racing)
+    cls.name: cls for cls in (Exhaustive, Halving, Racing, Adaptive)
 }
 
 

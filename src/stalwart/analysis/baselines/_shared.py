@@ -7,14 +7,28 @@ columns determine (e.g. a ``source`` batch label) are dropped, most distinct val
 first, as long as the rows stay distinct. If what is left is a full grid (every
 combination of the columns' values is a row) TPE sees one categorical distribution per
 column, with the values present in the table. Otherwise it sees a single categorical
-``config_id`` over the rows (no structure to learn, but every suggestion is a real row).
+``config_id`` over the rows: no structure to learn, so TPE is random search there
+(:attr:`SearchSpace.warning` says so, and ``stalwart replay`` prints it).
+
+The caller can name the hyperparameter columns (``columns``, ``stalwart replay
+--param-columns``): those columns are the space as they are (nothing dropped). When
+their rows are a full grid with one row per point, a suggestion is that row; otherwise a
+suggestion (one categorical per column, the values in the table) maps to the *nearest*
+row: the most columns equal, ties to the first row in table order that was not tried
+yet. So TPE learns over the named columns on any table.
+
+Budgets
+-------
+A baseline spends at most ``budget`` trainings and, with ``budget_seconds``, starts no
+training once the table times of those it ran reach that many seconds (the last one
+may overshoot, as a training in a live study would): :meth:`Evaluator.can_train`.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +81,19 @@ class Evaluator:
         instances per model.
     budget:
         the most trainings the baseline may use.
+    budget_seconds:
+        the most training time (table seconds) the baseline may start trainings in;
+        None: no limit.
+    param_columns:
+        the hyperparameter columns for :class:`SearchSpace` (None: detected).
     trainings, time:
         what it used so far.
     """
 
     table: ResultTable
     setup: StrategySetup
+    budget_seconds: float | None = None
+    param_columns: Sequence[str] | None = None
     trainings: int = 0
     time: float = 0.0
     criterion: Criterion = field(init=False)
@@ -92,6 +113,15 @@ class Evaluator:
     @property
     def left(self) -> int:
         return self.budget - self.trainings
+
+    @property
+    def time_spent(self) -> bool:
+        """The training-time budget is used up (never, without one)."""
+        return self.budget_seconds is not None and self.time >= self.budget_seconds
+
+    def can_train(self, n: int = 1) -> bool:
+        """Room for ``n`` more trainings and training time left to start one."""
+        return self.left >= n and not self.time_spent
 
     def check_budget(self, name: str, least: int) -> None:
         """Refuse a budget below ``least``, the fewest trainings baseline ``name`` can use.
@@ -183,17 +213,33 @@ class SearchSpace:
     ----------
     table:
         the rows to search.
+    columns:
+        the hyperparameter columns, as the caller names them; None: detected.
 
     Attributes
     ----------
     columns:
-        the grid's columns, or ``["config_id"]`` when the rows are not a full grid.
+        the space's columns, or ``["config_id"]`` when the detected columns are not a
+        full grid.
     grid:
-        whether TPE searches per-column categoricals (True) or one over the rows.
+        whether a point of the space is exactly one row.
+    warning:
+        why TPE over this space is random search (one categorical over the rows), or
+        None.
+
+    Raises
+    ------
+    UserError
+        for a named column the table does not have.
     """
 
-    def __init__(self, table: ResultTable) -> None:
+    def __init__(self, table: ResultTable, columns: Sequence[str] | None = None) -> None:
         self.table = table
+        self.warning: str | None = None
+        self.nearest = False
+        if columns is not None:
+            self._named(list(columns))
+            return
         rows = [tuple(p.get(c) for c in self._varying()) for p in table.params]
         columns = self._varying()
         self.grid = False
@@ -203,7 +249,7 @@ class SearchSpace:
             size = math.prod(len(set(col)) for col in zip(*combos, strict=True))
             self.grid = size == len(combos)
         if self.grid:
-            self.columns = columns
+            self.columns = list(columns)
             self.choices = {
                 c: list(dict.fromkeys(p.get(c) for p in table.params)) for c in columns
             }
@@ -211,9 +257,44 @@ class SearchSpace:
                 tuple(p.get(c) for c in columns): i for i, p in enumerate(table.params)
             }
         else:
+            varying = self._varying()
+            if not varying:
+                why = "the rows differ only by their id"
+            elif len(set(rows)) < len(rows):
+                why = "several rows have the same hyperparameters"
+            else:
+                why = f"the hyperparameter columns ({', '.join(varying)}) are not a full grid"
+            self.warning = (
+                f"{why}: TPE searches one categorical over the {table.n_configs} rows, "
+                "which is random search; name the hyperparameter columns with "
+                "--param-columns"
+            )
             self.columns = ["config_id"]
             self.choices = {"config_id": list(table.config_ids)}
             self._row = {(cid,): i for i, cid in enumerate(table.config_ids)}
+
+    def _named(self, columns: list[str]) -> None:
+        """The caller's columns: a grid when it is one, else nearest-row suggestions."""
+        keys = {k for p in self.table.params for k in p}
+        missing = [c for c in columns if c not in keys]
+        if missing or not columns:
+            have = ", ".join(sorted(keys)) or "none"
+            what = f"no column {missing[0]!r}" if missing else "no columns named"
+            raise UserError(f"--param-columns: {what}; the table's columns: {have}")
+        params = self.table.params
+        self.columns = columns
+        self.choices = {c: list(dict.fromkeys(p.get(c) for p in params)) for c in columns}
+        self._points = [tuple(p.get(c) for c in columns) for p in params]
+        size = math.prod(len(v) for v in self.choices.values())
+        self.grid = len(set(self._points)) == len(self._points) == size
+        self.nearest = not self.grid
+        self._row = {}
+        for i, key in enumerate(self._points):
+            self._row.setdefault(key, i)
+        if len(set(self._points)) == 1:
+            self.warning = (
+                f"every row has the same {', '.join(columns)}: TPE over them is random search"
+            )
 
     def _varying(self) -> list[str]:
         keys: list[str] = []
@@ -234,11 +315,23 @@ class SearchSpace:
 
     def params_of(self, row: int) -> dict[str, Any]:
         """The Optuna parameters that :meth:`suggest` maps to ``row``."""
-        if not self.grid:
+        if self.columns == ["config_id"]:
             return {"config_id": self.table.config_ids[row]}
         return {c: self.table.params[row].get(c) for c in self.columns}
 
-    def suggest(self, trial: Any) -> int:
-        """Ask ``trial`` for a point of the space; return its table row."""
+    def suggest(self, trial: Any, tried: Container[int] = ()) -> int:
+        """Ask ``trial`` for a point of the space; return its table row.
+
+        With nearest-row suggestions, ``tried`` (rows evaluated already) steers ties to
+        a row not tried yet.
+        """
         key = tuple(trial.suggest_categorical(c, self.choices[c]) for c in self.columns)
-        return self._row[key]
+        if not self.nearest:
+            return self._row[key]
+        best_score, best_row, fresh = -1, 0, False
+        for i, point in enumerate(self._points):
+            score = sum(a == b for a, b in zip(point, key, strict=True))
+            new = i not in tried
+            if score > best_score or (score == best_score and new and not fresh):
+                best_score, best_row, fresh = score, i, new
+        return best_row

@@ -9,7 +9,7 @@ one place they are declared. A new baseline is its own module plus one line in
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stalwart.analysis.baselines._shared import Evaluator
@@ -44,7 +44,14 @@ def baseline_params(name: str) -> tuple[str, ...]:
 
 
 def run_baseline(
-    table: ResultTable, name: str, setup: StrategySetup, *, seed: int = 0, **params: Any
+    table: ResultTable,
+    name: str,
+    setup: StrategySetup,
+    *,
+    seed: int = 0,
+    budget_seconds: float | None = None,
+    param_columns: Sequence[str] | None = None,
+    **params: Any,
 ) -> ReplayOutcome:
     """Replay the baseline ``name`` (a key of :data:`BASELINES`) and return its record.
 
@@ -61,6 +68,11 @@ def run_baseline(
         (``n_configs * n_instances``).
     seed:
         seeds the sampling (random search) or the TPE sampler.
+    budget_seconds:
+        no training starts once the table times of those run reach this many seconds.
+    param_columns:
+        the hyperparameter columns the TPE baselines search (None: detected, see
+        :class:`~stalwart.analysis.baselines._shared.SearchSpace`).
     **params:
         see :func:`baseline_params`.
 
@@ -75,4 +87,7 @@ def run_baseline(
     if unknown:
         valid = ", ".join(accepted) or "none"
         raise UserError(f"{name}: unknown parameter {unknown[0]!r}; accepted: {valid}")
-    return BASELINES[name](Evaluator(table, setup), seed=seed, **params)
+    evaluator = Evaluator(
+        table, setup, budget_seconds=budget_seconds, param_columns=param_columns
+    )
+    return BASELINES[name](evaluator, seed=seed, **params)

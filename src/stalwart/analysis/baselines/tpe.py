@@ -8,7 +8,10 @@ evaluated model by criterion.
 A suggestion of an already evaluated model costs nothing: the sampler is told the known
 value again. TPE repeats itself on small grids, so after ``max_repeats`` (default 3)
 repeated suggestions in a row the next trial is an unseen model drawn uniformly at random
-(``study.enqueue_trial``); at most ``max_trials`` (default ``10 * n_configs``) trials run.
+(``study.enqueue_trial``); at most ``max_trials`` (default ``10 * n_configs``) trials run,
+and none starts once the trainings or the training-time budget is spent
+(:meth:`~stalwart.analysis.baselines._shared.Evaluator.can_train`; a model the budget
+cuts short is not selectable).
 
 :func:`run_tpe` is the loop, also used with a pruner (instances as the pruner's steps) by
 :mod:`~stalwart.analysis.baselines.tpe_wilcoxon`.
@@ -110,7 +113,7 @@ def run_tpe(
     """
     optuna = import_optuna()
     state = optuna.trial.TrialState
-    space = SearchSpace(ev.table)
+    space = SearchSpace(ev.table, ev.param_columns)
     stepwise = pruning is not None
     with warnings.catch_warnings():
         # Pruners such as WilcoxonPruner are marked experimental; their warning would go
@@ -135,10 +138,10 @@ def run_tpe(
             if len(told) == ev.table.n_configs:
                 break
             # A pruned model may stop after one instance; a plain trial needs a whole one.
-            if ev.left < (1 if stepwise else ev.n):
+            if not ev.can_train(1 if stepwise else ev.n):
                 break
             trial = study.ask()
-            row = space.suggest(trial)
+            row = space.suggest(trial, told)
             if row in told:
                 repeats += 1
                 if repeats >= max_repeats:
@@ -162,7 +165,7 @@ def run_tpe(
             outcome = state.COMPLETE
             reason = ""
             for p in range(ev.n):
-                if ev.left <= 0:
+                if not ev.can_train():
                     outcome, reason = state.PRUNED, "budget exhausted mid-model"
                     break
                 v = ev.instance(row, p)
