@@ -1,9 +1,13 @@
 """Interval bound propagation cost vs one forward pass (requirement: IBP < 3 forwards).
 
-Run: ``python benchmarks/bounds.py [--batch 256] [--size 28] [--reps 21] [--threads 1]``
+Run: ``python benchmarks/bounds.py [--batch 256] [--size 28] [--reps 21] [--threads 1]
+[--memory-format contiguous|channels_last]``
 
 Model: two conv blocks (conv-BN-ReLU-maxpool) and a two-layer FC head on 1 x size x size
 inputs. Forward and ``interval_bounds`` alternate after a warm-up; medians are reported.
+``--memory-format`` lays out the inputs (and so the boxes) and the convolution weights of both
+in that format
+(``log_sensitivity`` and ``verified_accuracy`` use channels_last for CNNs on the CPU).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 from torch import nn
 
 from stalwart.models.interval import interval_bounds
+from stalwart.robustness._utils import weights_laid_out
 
 
 def small_cnn(size: int) -> nn.Module:
@@ -36,19 +41,24 @@ def main() -> None:
     # 1 thread by default: on a small shared machine 2 threads oversubscribe the cores and
     # timings measure contention rather than the code.
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-format", choices=["contiguous", "channels_last"],
+                        default="contiguous")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = small_cnn(args.size).eval()
-    x = torch.rand(args.batch, 1, args.size, args.size)
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    x = torch.rand(args.batch, 1, args.size, args.size).contiguous(memory_format=fmt)
     eps = 2 / 255
 
     def forward() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), weights_laid_out(model, fmt):
             model(x)
 
     def bounds() -> None:
-        interval_bounds(model, x - eps, x + eps)
+        with weights_laid_out(model, fmt):
+            interval_bounds(model, (x - eps).contiguous(memory_format=fmt),
+                            (x + eps).contiguous(memory_format=fmt))
 
     runners = {"forward": forward, "interval_bounds": bounds}
     times: dict[str, list[float]] = {k: [] for k in runners}
@@ -66,7 +76,8 @@ def main() -> None:
                                                     strict=True))
     print(f"$ python {' '.join(sys.argv)}")
     print(f"2 conv blocks + FC, input 1x{args.size}x{args.size}, batch={args.batch}, "
-          f"threads={args.threads}, torch {torch.__version__}, median of {args.reps} reps")
+          f"threads={args.threads}, torch {torch.__version__}, median of {args.reps} reps, "
+          f"{args.memory_format}")
     print(f"  forward          {med['forward'] * 1e3:8.2f} ms")
     print(f"  interval_bounds  {med['interval_bounds'] * 1e3:8.2f} ms")
     print(f"  ratio IBP / forward (median of paired ratios): {ratio:.2f}  (requirement < 3: "

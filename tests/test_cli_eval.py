@@ -36,10 +36,32 @@ def test_eval_reports_clean_attack_corruption_and_sensitivity(checkpoint, capsys
     assert main(["eval", str(checkpoint), "--attacks", "fgsm,pgd_linf", "--eps", "0.1",
                  "--steps", "5", "--corruptions", "gaussian_noise", "--format", "json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"clean", "fgsm", "pgd_linf", "gaussian_noise", "log_sensitivity"}
+    assert set(rows) == {"clean", "fgsm", "pgd_linf", "gaussian_noise", "mean",
+                         "verified_accuracy", "log_sensitivity"}
     assert rows["clean"]["value"] > 0.8
     assert rows["pgd_linf"]["value"] <= rows["fgsm"]["value"] + 0.02 < rows["clean"]["value"]
     assert rows["log_sensitivity"]["value"] < 100
+    # issue 17: samples and steps on every row, mean corruption accuracy, verified accuracy
+    # (a lower bound on robust accuracy at the same eps), the sensitivity's definition
+    n = rows["clean"]["n_samples"]
+    assert n > 100 and all(r["n_samples"] == n for r in rows.values())
+    assert rows["fgsm"]["steps"] == 1 and rows["pgd_linf"]["steps"] == 5
+    assert rows["mean"]["kind"] == "corruption"
+    assert rows["mean"]["value"] == pytest.approx(rows["gaussian_noise"]["value"])
+    assert rows["verified_accuracy"]["eps"] == 0.1 == rows["log_sensitivity"]["eps"]
+    assert 0.0 <= rows["verified_accuracy"]["value"] <= rows["pgd_linf"]["value"]
+    assert "log-volume" in rows["log_sensitivity"]["definition"]
+    assert "nats" in rows["log_sensitivity"]["units"]
+
+
+def test_eval_table_shows_samples_steps_and_definitions(checkpoint, capsys):
+    assert main(["eval", str(checkpoint), "--attacks", "pgd_linf", "--eps", "0.02",
+                 "--steps", "3", "--corruptions", "gaussian_noise,contrast",
+                 "--n-samples", "64"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for needle in ("64 samples", "steps", "samples", "verified_accuracy", "mean",
+                   "log_sensitivity: mean over the samples", "units: nats"):
+        assert needle in out, needle
 
 
 def test_eval_with_explicit_config_and_table(checkpoint, capsys, tmp_path):

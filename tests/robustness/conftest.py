@@ -64,3 +64,32 @@ def train_digits_model() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 def digits_model() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """Session-cached :func:`train_digits_model` (tests must not modify the model)."""
     return train_digits_model()
+
+
+def train_digits_small_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """(stalwart ``small_cnn`` trained on the 8x8 digits, in eval mode, x_test, y_test)."""
+    from stalwart.models import build_model
+
+    torch.manual_seed(0)
+    x_tr, y_tr, x_te, y_te = _digits()
+    model = build_model({"model": "small_cnn", "conv_channels": [8], "pool_sizes": [2],
+                         "pool_strides": [2], "fc_sizes": [32], "padding": 1},
+                        (1, 8, 8), n_outputs=10)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(15):
+        perm = torch.randperm(x_tr.shape[0], generator=gen)
+        for start in range(0, x_tr.shape[0], 100):
+            idx = perm[start : start + 100]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx]).backward()
+            opt.step()
+    for p in model.parameters():
+        p.grad = None
+    return model.eval(), x_te, y_te
+
+
+@pytest.fixture(scope="session")
+def digits_small_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """Session-cached :func:`train_digits_small_cnn` (tests must not modify the model)."""
+    return train_digits_small_cnn()

@@ -200,3 +200,78 @@ def test_elided_margin_is_tighter_than_box_difference(digits_model):
     box[torch.arange(40), y] = 0.0
     assert (elided >= box - 1e-5).all()
     assert (elided > box + 1e-6).any()
+
+
+# ---- last-layer elision for every family (issue 17) --------------------------------
+
+
+def test_small_cnn_verified_accuracy_equals_plain_sequential_with_elision(digits_small_cnn):
+    """A stalwart small CNN gets the elision: the same weights rebuilt as a plain
+    nn.Sequential (which always had it) verify exactly as many points, and both verify far
+    more than the box difference of the output bounds."""
+    model, x, y = digits_small_cnn
+    seq = nn.Sequential(*model.features_net, nn.Flatten(), *model.head).eval()
+    eps = 0.01
+    ours = verified_accuracy(model, x, y, eps, input_range=(0.0, 1.0))
+    plain = verified_accuracy(seq, x, y, eps, input_range=(0.0, 1.0))
+    assert ours == plain
+    lower, upper = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+    assert torch.allclose(margin_lower_bounds(model, lower, upper, y),
+                          margin_lower_bounds(seq, lower, upper, y), atol=1e-5)
+    lo, hi = interval_bounds(model, lower, upper)
+    rows = torch.arange(len(y))
+    box = lo[rows, y].unsqueeze(1) - hi
+    box[rows, y] = 1.0
+    without = float((box > 0).all(dim=1).float().mean())
+    assert ours > without + 0.1  # 0.61 vs 0.30 here
+
+
+def _family(name: str) -> tuple[nn.Module, tuple[int, ...]]:
+    from stalwart.models import build_model
+
+    cfgs = {
+        "small_cnn": ({"model": "small_cnn", "conv_channels": [3, 4], "pool_sizes": [2, 0],
+                       "fc_sizes": [6], "extra_inputs": ["e"], "activation": "prelu",
+                       "conv_bias": True}, (1, 9, 9)),
+        "small_cnn_no_hidden": ({"model": "small_cnn", "conv_channels": [4],
+                                 "pool_sizes": [2], "fc_sizes": []}, (1, 9, 9)),
+        "mlp": ({"model": "mlp", "hidden_sizes": [8, 6], "batch_norm": True}, (1, 6, 6)),
+        "resnet18": ({"model": "resnet18", "width": 2}, (1, 8, 8)),
+    }
+    cfg, shape = cfgs[name]
+    model = build_model(cfg, shape, n_outputs=4)
+    _randomise_bn(model, torch.Generator().manual_seed(3))
+    model.set_output_affine(torch.tensor([0.5, -1.0, 0.0, 2.0]),
+                            torch.tensor([2.0, 0.5, 1.0, 3.0]))
+    return model, shape
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "small_cnn_no_hidden", "mlp", "resnet18"])
+@pytest.mark.parametrize("seed", range(3))
+def test_elided_margin_bound_is_sound_for_every_family(name, seed):
+    """Property: no point sampled in the eps box (corners included) has a margin
+    ``logit_y - logit_j`` below the elided bound."""
+    torch.manual_seed(seed)
+    model, shape = _family(name)
+    model.eval()
+    gen = torch.Generator().manual_seed(10 + seed)
+    n, eps = 4, 0.05 if name != "resnet18" else 0.002
+    x = torch.rand(n, *shape, generator=gen)
+    y = torch.randint(0, 4, (n,), generator=gen)
+    feats = torch.randn(n, 3, generator=gen) if model.n_features else None
+    lower, upper = x - eps, x + eps
+    bound = margin_lower_bounds(model, lower, upper, y, features=feats)
+    lo, hi = interval_bounds(model, lower, upper, features=feats)
+    rows = torch.arange(n)
+    box = lo[rows, y].unsqueeze(1) - hi
+    box[rows, y] = 0.0
+    assert (bound >= box - 1e-4).all()  # never looser than the box difference
+    with torch.no_grad():
+        for _ in range(8):
+            u = torch.rand(128, n, *shape, generator=gen)
+            u = torch.where(u < 0.15, 0.0, torch.where(u > 0.85, 1.0, u))  # corners too
+            pts = (lower + u * (upper - lower)).reshape(-1, *shape)
+            f = None if feats is None else feats.repeat(128, 1)
+            out = model(pts, f).reshape(128, n, 4)
+            margin = out.gather(2, y.view(1, n, 1).expand(128, n, 1)) - out
+            assert (margin >= bound - 1e-4).all(), (margin - bound).min()

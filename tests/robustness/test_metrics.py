@@ -102,7 +102,10 @@ def test_evaluate_checkpoint_rows(digits_model):
                                n_samples=100)
     assert [(r["kind"], r["name"]) for r in rows] == [
         ("clean", "clean"), ("attack", "fgsm"), ("attack", "pgd_linf"),
-        ("corruption", "gaussian_noise"), ("sensitivity", "log_sensitivity")]
+        ("corruption", "gaussian_noise"), ("corruption", "mean"),
+        ("verified", "verified_accuracy"), ("sensitivity", "log_sensitivity")]
+    assert all(r["n_samples"] == 100 for r in rows)
+    assert [r.get("steps") for r in rows[1:3]] == [1, 5]
     by_name = {r["name"]: r["value"] for r in rows}
     assert by_name["pgd_linf"] <= by_name["clean"]
     # A model IBP cannot bound (not a Sequential tree) still gets its accuracy rows.

@@ -210,12 +210,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title=f"{checkpoint.name} on {dataset.name} (test split)")
-    for col in ("kind", "name", "metric", "eps / severity", "value"):
+    n = rows[0]["n_samples"] if rows else 0
+    table = Table(title=f"{checkpoint.name} on {dataset.name} (test split, {n} samples)")
+    for col in ("kind", "name", "metric", "eps / severity", "steps", "samples", "value"):
         table.add_column(col)
     for r in rows:
         where = r.get("eps", r.get("severity", ""))
         table.add_row(r["kind"], r["name"], r["metric"],
-                      f"{where:.4g}" if isinstance(where, float) else str(where), f"{r['value']:.4f}")
-    make_console().print(table)
+                      f"{where:.4g}" if isinstance(where, float) else str(where),
+                      str(r.get("steps", "")), str(r.get("n_samples", "")), f"{r['value']:.4f}")
+    console = make_console()
+    console.print(table)
+    sens = [r for r in rows if r["kind"] == "sensitivity"]
+    if sens:
+        console.print(f"log_sensitivity: {sens[0]['definition']}; units: {sens[0]['units']}.",
+                      markup=False, highlight=False)
+    if any(r["kind"] == "verified" for r in rows):
+        console.print("verified_accuracy: fraction of samples whose IBP margin bound "
+                      "(last layer elided) proves every input within l_inf eps classified "
+                      "correctly; a lower bound on any attack's robust accuracy.",
+                      markup=False, highlight=False)
     return 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from stalwart.models.interval import AffineSplit, Box, propagate_box
+
 
 class StalwartModel(nn.Module):
     """Base class: ``forward(x, features=None) = core(x, norm(features)) * scale + shift``.
@@ -90,14 +92,32 @@ class StalwartModel(nn.Module):
             features = None
         return self.core(x, features) * self.output_scale + self.output_shift
 
-    def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
-                      features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Interval bounds of ``core`` over ``[lower, upper]`` (features fixed, normalised).
+    def _model_features(self, features: torch.Tensor | None) -> torch.Tensor | None:
+        """The model's own columns of the feature table, normalised (None without any)."""
+        if not self.n_features:
+            return None
+        if features is None:
+            raise ValueError(f"this model needs features of shape (N, {self.n_features})")
+        features = features.index_select(1, self.feature_columns)
+        return (features - self.feature_mean) / self.feature_std
 
-        Families built from layers :mod:`stalwart.models.interval` can bound override
-        this.
+    def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
+                      features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
+        """Interval bounds of ``core`` up to its final linear layer, and that layer.
+
+        Families built from layers :mod:`stalwart.models.interval` can bound override this:
+        return the :class:`~stalwart.models.interval.Box` of the final layer's input
+        ``(N, D)`` over ``[lower, upper]`` (``features`` fixed, already normalised) and the
+        final ``nn.Linear`` (``D -> n_outputs``). The output bounds and the margin bounds
+        with last-layer elision (:meth:`interval_split`) both follow from it.
         """
         raise TypeError(f"{type(self).__name__} has no interval bounds")
+
+    def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
+                      features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Interval bounds of ``core`` over ``[lower, upper]`` (features fixed, normalised)."""
+        box, last = self.interval_body(lower, upper, features)
+        return propagate_box(last, box).bounds()
 
     def interval_forward(self, lower: torch.Tensor, upper: torch.Tensor,
                          features: torch.Tensor | None = None
@@ -105,16 +125,22 @@ class StalwartModel(nn.Module):
         """Output bounds over the input box ``[lower, upper]`` (``(N, *input_shape)`` each)
         with ``features`` held fixed: the hook :func:`stalwart.models.interval.interval_bounds`
         calls, for the interval metrics of :mod:`stalwart.robustness.bounds`. Returns ``(lower_out, upper_out)``, each ``(N, n_outputs)``."""
-        if self.n_features:
-            if features is None:
-                raise ValueError(f"this model needs features of shape (N, {self.n_features})")
-            features = features.index_select(1, self.feature_columns)
-            features = (features - self.feature_mean) / self.feature_std
-        else:
-            features = None
-        lo, hi = self.interval_core(lower, upper, features)
+        lo, hi = self.interval_core(lower, upper, self._model_features(features))
         # output_scale > 0 (a mean |y| or a std), so the affine map keeps the order.
         return lo * self.output_scale + self.output_shift, hi * self.output_scale + self.output_shift
+
+    def interval_split(self, lower: torch.Tensor, upper: torch.Tensor,
+                       features: torch.Tensor | None = None) -> AffineSplit:
+        """The box before the final linear layer and the model's output as an affine map of
+        it: ``(box, weight, bias)`` with ``forward(x) = weight @ h + bias``, ``h`` in ``box``
+        (the output's scale and shift folded in). The hook
+        :func:`stalwart.models.interval.final_affine_split` calls, so that margin bounds
+        elide the last layer (:func:`stalwart.robustness.bounds.margin_lower_bounds`)."""
+        box, last = self.interval_body(lower, upper, self._model_features(features))
+        scale, shift = self.output_scale, self.output_shift
+        weight = last.weight * scale.unsqueeze(1)
+        bias = shift if last.bias is None else last.bias * scale + shift
+        return box, weight, bias
 
     @property
     def uses_features(self) -> bool:

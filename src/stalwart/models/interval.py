@@ -189,8 +189,9 @@ def _kinked(m: nn.Module, lower: torch.Tensor, upper: torch.Tensor) -> Interval:
     ``l``, ``u`` or the kink, so taking min/max over the three values is exact.
     """
     kink = torch.minimum(torch.maximum(torch.zeros_like(lower), lower), upper)
-    values = torch.stack([m(lower), m(upper), m(kink)])
-    return values.amin(dim=0), values.amax(dim=0)
+    a, b, c = m(lower), m(upper), m(kink)
+    # elementwise min/max (exact, like a stack's amin/amax) keep the inputs' memory format
+    return torch.minimum(torch.minimum(a, b), c), torch.maximum(torch.maximum(a, b), c)
 
 
 def _identity(m: nn.Module, lower: torch.Tensor, upper: torch.Tensor) -> Interval:
@@ -273,18 +274,7 @@ def propagate_box(module: nn.Module, box: Box) -> Box:
     if callable(custom):
         return Box(*custom(*box.bounds()))
     if is_plain_sequential(module):
-        children = list(module)
-        i = 0
-        while i < len(children):
-            child = children[i]
-            nxt = children[i + 1] if i + 1 < len(children) else None
-            if nxt is not None and _foldable(child, nxt):
-                box = _folded(child, nxt, box)
-                i += 2
-            else:
-                box = propagate_box(child, box)
-                i += 1
-        return box
+        return propagate_chain(list(module), box)
     # Registered handlers (user ones included) win over the built-in affine box handlers,
     # so registering a handler for e.g. a Linear subclass takes effect.
     handler = _find(_HANDLERS, module)
@@ -297,6 +287,22 @@ def propagate_box(module: nn.Module, box: Box) -> Box:
         f"no interval bound for module type {type(module).__name__!r}: give it an "
         "interval_forward(lower, upper) method or register_interval_handler(...)"
     )
+
+
+def propagate_chain(modules: list[nn.Module], box: Box) -> Box:
+    """Push ``box`` through ``modules`` applied one after the other, as a Sequential of them
+    would be (a Linear/Conv followed by its BatchNorm is folded into one affine layer)."""
+    i = 0
+    while i < len(modules):
+        child = modules[i]
+        nxt = modules[i + 1] if i + 1 < len(modules) else None
+        if nxt is not None and _foldable(child, nxt):
+            box = _folded(child, nxt, box)
+            i += 2
+        else:
+            box = propagate_box(child, box)
+            i += 1
+    return box
 
 
 def propagate(module: nn.Module, lower: torch.Tensor, upper: torch.Tensor) -> Interval:
@@ -346,3 +352,61 @@ def interval_bounds(
                 )
             return custom(lower, upper, features)
         return propagate(model, lower, upper)
+
+
+# --------------------------------------------------------------------------- last layer
+
+#: What :func:`final_affine_split` returns: the box of the input to the model's final
+#: affine layer, and that layer's ``weight`` ``(K, D)`` and ``bias`` ``(K,)`` (or None),
+#: such that ``model(x) = weight @ h(x) + bias`` with ``h(x)`` inside the box.
+AffineSplit = tuple[Box, torch.Tensor, "torch.Tensor | None"]
+
+
+def _split_sequential(model: nn.Module) -> tuple[list[nn.Module], nn.Linear] | None:
+    """``(prefix modules, final Linear)`` of a plain Sequential ending in a plain Linear
+    (nested plain Sequentials included); None otherwise."""
+    if not is_plain_sequential(model) or len(model) == 0:
+        return None
+    *prefix, last = list(model)
+    if type(last) is nn.Linear and _plain(last):
+        return prefix, last
+    nested = _split_sequential(last)
+    if nested is None:
+        return None
+    return prefix + nested[0], nested[1]
+
+
+def final_affine_split(
+    model: nn.Module,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    features: torch.Tensor | None = None,
+) -> AffineSplit | None:
+    """Bounds up to the model's final affine layer, and that layer, for last-layer elision.
+
+    A bound on a linear function of the outputs (a classification margin
+    ``logit_y - logit_j``) is much tighter when the final affine layer is folded into it
+    than when it is taken from the output box (Gowal et al., 2018). This gives what the
+    fold needs, for:
+
+    - a model with an ``interval_split(lower, upper, features)`` method returning an
+      :data:`AffineSplit` (every stalwart family with interval bounds has one, see
+      :meth:`stalwart.models.base.StalwartModel.interval_split`; the output's affine map is
+      folded into the returned weight and bias);
+    - a plain ``nn.Sequential`` ending in ``nn.Linear`` (nested Sequentials included), when
+      no ``features`` are given.
+
+    Returns None for any other model (use :func:`interval_bounds`). No mode changes: call it
+    in eval mode, under ``torch.no_grad()``.
+    """
+    custom = getattr(model, "interval_split", None)
+    if callable(custom):
+        return custom(lower, upper, features)
+    if features is not None or callable(getattr(model, "interval_forward", None)):
+        return None
+    split = _split_sequential(model)
+    if split is None:
+        return None
+    prefix, last = split
+    box = propagate_chain(prefix, Box(lo=lower, hi=upper))
+    return box, last.weight, last.bias

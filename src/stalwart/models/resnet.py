@@ -15,6 +15,7 @@ from torch import nn
 
 from stalwart.checks import integer
 from stalwart.models.base import StalwartModel
+from stalwart.models.interval import Box, append_fixed_features, propagate, propagate_chain
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -45,6 +46,16 @@ class BasicBlock(nn.Module):
         h = self.act1(self.bn1(self.conv1(x)))
         h = self.bn2(self.conv2(h))
         return self.act2(h + self.shortcut(x))
+
+    def interval_forward(self, lower: torch.Tensor, upper: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        # The two branches' bounds are summed (sound; their shared dependence on x is
+        # forgotten), then the activation; conv + BN pairs fold into one affine layer.
+        box = propagate_chain([self.conv1, self.bn1, self.act1, self.conv2, self.bn2],
+                              Box(lo=lower, hi=upper))
+        lo, hi = box.bounds()
+        s_lo, s_hi = propagate(self.shortcut, lower, upper)
+        return propagate(self.act2, lo + s_lo, hi + s_hi)
 
 
 class ResNet18(StalwartModel):
@@ -89,6 +100,16 @@ class ResNet18(StalwartModel):
         if self.dropout is not None:
             h = self.dropout(h)
         return self.fc(h)
+
+    def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
+                      features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
+        box = propagate_chain([self.stem, self.stages, self.pool], Box(lo=lower, hi=upper))
+        lo, hi = box.bounds()
+        lo, hi = lo.flatten(1), hi.flatten(1)
+        if features is not None:
+            lo, hi = append_fixed_features(lo, hi, features)
+        # dropout is the identity in eval mode, which the bounds describe
+        return Box(lo=lo, hi=hi), self.fc
 
 
 def check(s: Mapping[str, Any]) -> list[str]:

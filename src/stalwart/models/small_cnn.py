@@ -21,7 +21,7 @@ from torch import nn
 
 from stalwart.checks import boolean, int_list, integer
 from stalwart.models.base import StalwartModel
-from stalwart.models.interval import append_fixed_features, propagate
+from stalwart.models.interval import Box, append_fixed_features, propagate, propagate_chain
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -112,13 +112,14 @@ class SmallCNN(StalwartModel):
             h = torch.cat([h, features.to(h.dtype)], dim=1)
         return self.head(h)
 
-    def interval_core(self, lower: torch.Tensor, upper: torch.Tensor,
-                      features: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
+                      features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
         lo, hi = propagate(self.features_net, lower, upper)
         lo, hi = lo.flatten(1), hi.flatten(1)
         if features is not None:
             lo, hi = append_fixed_features(lo, hi, features)
-        return propagate(self.head, lo, hi)
+        *body, last = self.head
+        return propagate_chain(body, Box(lo=lo, hi=hi)), last
 
 
 def check(s: Mapping[str, Any]) -> list[str]:

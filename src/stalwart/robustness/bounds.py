@@ -14,16 +14,10 @@ import torch
 from torch import nn
 
 from stalwart.checks import first, number
-from stalwart.models.interval import (
-    Box,
-    Interval,
-    interval_bounds,
-    is_plain_sequential,
-    propagate_box,
-)
+from stalwart.models.interval import Interval, final_affine_split, interval_bounds
 from stalwart.models.modes import eval_mode
 
-from ._utils import batches
+from ._utils import batches, fast_memory_format, weights_laid_out
 
 
 def _input_box(
@@ -37,15 +31,20 @@ def _input_box(
 
 
 def _batch_boxes(
+    model: nn.Module,
     x: torch.Tensor,
     eps: float,
     input_range: tuple[float, float] | None,
     features: torch.Tensor | None,
     batch_size: int,
 ) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """``(rows, lower, upper, features)`` of each batch: its input box and fixed features."""
+    """``(rows, lower, upper, features)`` of each batch: its input box and fixed features,
+    the box laid out in the model's fastest memory format (:func:`fast_memory_format`)."""
+    fmt = fast_memory_format(model, x)
     for sl in batches(int(x.shape[0]), batch_size):
         lower, upper = _input_box(x[sl], eps, input_range)
+        if fmt != torch.contiguous_format:
+            lower, upper = lower.contiguous(memory_format=fmt), upper.contiguous(memory_format=fmt)
         yield sl, lower, upper, None if features is None else features[sl]
 
 
@@ -87,24 +86,13 @@ def log_sensitivity(
         ``(N,)`` float log-volumes.
     """
     out = []
-    for _, lower, upper, fb in _batch_boxes(x, eps, input_range, features, batch_size):
-        lo, hi = interval_bounds(model, lower, upper, features=fb)
-        width = (hi - lo).reshape(lo.shape[0], -1).clamp_min(floor)
-        out.append(width.log().sum(dim=1))
+    with weights_laid_out(model, fast_memory_format(model, x)):
+        for _, lower, upper, fb in _batch_boxes(model, x, eps, input_range, features,
+                                                batch_size):
+            lo, hi = interval_bounds(model, lower, upper, features=fb)
+            width = (hi - lo).reshape(lo.shape[0], -1).clamp_min(floor)
+            out.append(width.log().sum(dim=1))
     return torch.cat(out)
-
-
-def _split_last_linear(model: nn.Module) -> tuple[list[nn.Module], nn.Linear] | None:
-    """``(prefix modules, final Linear)`` when the model is a Sequential ending in a Linear."""
-    if not is_plain_sequential(model) or len(model) == 0:
-        return None
-    *prefix, last = list(model)
-    if isinstance(last, nn.Linear):
-        return prefix, last
-    nested = _split_last_linear(last)
-    if nested is None:
-        return None
-    return prefix + nested[0], nested[1]
 
 
 def margin_lower_bounds(
@@ -116,29 +104,30 @@ def margin_lower_bounds(
 ) -> torch.Tensor:
     """Lower bounds of ``logit_y - logit_j`` for every class ``j``, shape ``(N, K)``.
 
-    When the model is an ``nn.Sequential`` ending in ``nn.Linear`` (nested Sequentials
-    included), the margin is computed *through* the last layer: with ``h`` the box before
+    When the model's final affine layer can be split off
+    (:func:`~stalwart.models.interval.final_affine_split`: every stalwart family with
+    interval bounds, features included, and a plain ``nn.Sequential`` ending in
+    ``nn.Linear``), the margin is computed *through* that layer: with ``h`` the box before
     it, ``logit_y - logit_j = (w_y - w_j) h + (b_y - b_j)`` is a single affine map, whose
     exact box bound is much tighter than subtracting two independent logit intervals
     (Gowal et al., 2018, "elision of the last layer"). Otherwise the plain box difference
     ``lower_y - upper_j`` is used. Entry ``j = y`` is 0.
     """
-    split = None if features is not None else _split_last_linear(model)
     rows = torch.arange(y.shape[0], device=y.device)
     with eval_mode(model), torch.no_grad():
+        split = final_affine_split(model, lower, upper, features)
+        if split is not None and split[0].center_radius()[0].dim() != 2:
+            split = None  # a final Linear over a non-flat input: not a (N, K) classifier head
         if split is None:
             lo, hi = interval_bounds(model, lower, upper, features=features)
             margin = lo[rows, y].unsqueeze(1) - hi
         else:
-            prefix, last = split
-            box = Box(lo=lower, hi=upper)
-            for module in prefix:
-                box = propagate_box(module, box)
+            box, weight, bias = split
             c, r = box.center_radius()
-            w_diff = last.weight[y].unsqueeze(1) - last.weight.unsqueeze(0)  # (N, K, D)
+            w_diff = weight[y].unsqueeze(1) - weight.unsqueeze(0)  # (N, K, D)
             center = torch.einsum("nkd,nd->nk", w_diff, c)
-            if last.bias is not None:
-                center = center + last.bias[y].unsqueeze(1) - last.bias.unsqueeze(0)
+            if bias is not None:
+                center = center + bias[y].unsqueeze(1) - bias.unsqueeze(0)
             margin = center - torch.einsum("nkd,nd->nk", w_diff.abs(), r)
     margin[rows, y] = 0.0
     return margin
@@ -178,8 +167,10 @@ def verified_accuracy(
     if n == 0:
         raise ValueError("verified_accuracy needs at least one sample")
     verified = 0
-    for sl, lower, upper, fb in _batch_boxes(x, eps, input_range, features, batch_size):
-        margin = margin_lower_bounds(model, lower, upper, y[sl], features=fb)
-        margin[torch.arange(margin.shape[0]), y[sl]] = math.inf
-        verified += int((margin > 0).all(dim=1).sum())
+    with weights_laid_out(model, fast_memory_format(model, x)):
+        for sl, lower, upper, fb in _batch_boxes(model, x, eps, input_range, features,
+                                                 batch_size):
+            margin = margin_lower_bounds(model, lower, upper, y[sl], features=fb)
+            margin[torch.arange(margin.shape[0]), y[sl]] = math.inf
+            verified += int((margin > 0).all(dim=1).sum())
     return verified / n

@@ -30,7 +30,7 @@ from torch import nn
 from stalwart.checks import choice, first
 from stalwart.models.modes import eval_mode
 
-from ._utils import batches, logits_fn, model_device
+from ._utils import batches, fast_memory_format, logits_fn, model_device, weights_laid_out
 
 Corruption = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 
@@ -391,14 +391,15 @@ def corruption_accuracy(
     device = model_device(model)
     n = int(x.shape[0])
     result: dict[str, float] = {}
-    with eval_mode(model), torch.no_grad():
+    fmt = fast_memory_format(model, x)
+    with eval_mode(model), torch.no_grad(), weights_laid_out(model, fmt):
         for name in names:
             correct = 0
             for b, sl in enumerate(batches(n, batch_size)):
                 xb = corrupt(x[sl].to(device), name, severity, seed=seed + b,
                              input_range=input_range)
                 fb = None if features is None else features[sl].to(device)
-                pred = logits_fn(model, fb)(xb).argmax(dim=1)
+                pred = logits_fn(model, fb, fmt)(xb).argmax(dim=1)
                 correct += int((pred == y[sl].to(device)).sum())
             result[name] = correct / n
     return result

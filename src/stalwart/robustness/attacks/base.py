@@ -18,7 +18,14 @@ from torch import nn
 from stalwart.checks import choice, first, number
 from stalwart.models.modes import MODEL_MODES, ModelMode, eval_mode, in_mode
 
-from .._utils import LogitsFn, batches, logits_fn, model_device
+from .._utils import (
+    LogitsFn,
+    batches,
+    fast_memory_format,
+    logits_fn,
+    model_device,
+    weights_laid_out,
+)
 
 Norm = Literal["linf", "l2", "l1"]
 NORMS: tuple[str, ...] = ("linf", "l2", "l1")
@@ -214,6 +221,11 @@ class Attack(ABC):
 
     name: str = "attack"
     norm: str = "linf"
+    #: Layout of the inputs the model sees: ``"auto"`` (the fastest measured for the model
+    #: on the device, see :func:`~stalwart.robustness._utils.fast_memory_format`),
+    #: ``"contiguous"`` or ``"channels_last"``. Set it on an instance to override; it never
+    #: changes the attack's own arithmetic, only the model's, by float rounding.
+    memory_format: str = "auto"
 
     def __init__(
         self, eps: float, *, input_range: tuple[float, float] = (0.0, 1.0), seed: int = 0,
@@ -265,8 +277,9 @@ class Attack(ABC):
         # A private generator on the data's device: reproducible, no global RNG side effects.
         gen = torch.Generator(device=x.device)
         gen.manual_seed(self.seed)
-        with in_mode(model, self.model_mode):
-            adv = self._perturb(logits_fn(model, features), x, y, gen)
+        fmt = fast_memory_format(model, x, self.memory_format)
+        with in_mode(model, self.model_mode), weights_laid_out(model, fmt):
+            adv = self._perturb(logits_fn(model, features, fmt), x, y, gen)
         # Final safety net against float drift: a no-op for feasible points.
         return project(x, adv.detach(), self.eps, self.norm, low, high).detach()
 
@@ -325,6 +338,7 @@ def robust_accuracy(
         xb, yb = x[sl].to(device), y[sl].to(device)
         fb = None if features is None else features[sl].to(device)
         adv = attack(model, xb, yb, features=fb)
-        with eval_mode(model):
-            correct += int((predict(logits_fn(model, fb), adv) == yb).sum())
+        fmt = fast_memory_format(model, adv, attack.memory_format)
+        with eval_mode(model), weights_laid_out(model, fmt):
+            correct += int((predict(logits_fn(model, fb, fmt), adv) == yb).sum())
     return correct / n

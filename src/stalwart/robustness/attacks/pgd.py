@@ -83,18 +83,39 @@ class PGD(Attack):
             return self.alpha * grad.sign()
         return self.alpha * grad / _bview(flat_norm(grad, "l2") + _TINY, grad)
 
+    def _run(
+        self, fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, loss_fn, gen: torch.Generator
+    ) -> torch.Tensor:
+        """One restart: ``steps`` projected gradient steps from a (random) start."""
+        adv = self._start(x, gen)
+        if self.norm == "linf":
+            # The ball and the box are both boxes: clip to their intersection, computed
+            # once (min/max are exact, so this equals project(), which clips in turn).
+            low, high = self.input_range
+            lo, hi = (x - self.eps).clamp_min(low), (x + self.eps).clamp_max(high)
+        for _ in range(self.steps):
+            _, _, grad = loss_and_grad(fn, adv, y, loss_fn)
+            if self.norm == "linf":
+                adv = torch.minimum(torch.maximum(adv + self._step(grad), lo), hi)
+            else:
+                adv = self._project(x, adv + self._step(grad))
+        return adv
+
     def _perturb(
         self, fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
     ) -> torch.Tensor:
         loss_fn = LOSSES[self.loss]
+        if self.restarts == 1:
+            # Nothing to choose between: the run's last iterate is the answer, so the
+            # forward pass that scores a restart is skipped. The selection below takes
+            # every point of a lone run (its final loss beats -inf), except a point whose
+            # loss is NaN, which it returned unperturbed: a model gone NaN, no result.
+            return self._run(fn, x, y, loss_fn, gen)
         best = x.clone()
         best_fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         best_loss = torch.full((x.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
         for _ in range(self.restarts):
-            adv = self._start(x, gen)
-            for _ in range(self.steps):
-                _, _, grad = loss_and_grad(fn, adv, y, loss_fn)
-                adv = self._project(x, adv + self._step(grad))
+            adv = self._run(fn, x, y, loss_fn, gen)
             with torch.no_grad():
                 logits = fn(adv)
                 loss = loss_fn(logits, y)
