@@ -193,7 +193,35 @@ def check_runnable(spec: StudySpec, *, spec_dir: str | Path | None = None) -> No
     check_evaluators(spec)  # imports torch only for a spec that has evaluators
     check_settings(spec)  # after evaluators: the metric may be one of theirs
     check_configs(spec)
+    check_training_losses(spec)
     check_data_files(spec)
+
+
+def check_training_losses(spec: StudySpec) -> None:
+    """Every config's ``training_loss`` suits the dataset's kind (adversarial training,
+    TRADES and interval-bound training need a classifier), known from the dataset's
+    metadata without loading it. Whether a model family has interval bounds needs a built
+    model: the trainer checks that before an instance's first epoch.
+
+    Raises
+    ------
+    SpecError
+        The config's key path of ``training_loss``, with why.
+    """
+    from stalwart.data import quality_metric
+    from stalwart.space import expand_with_origins, key_path
+    from stalwart.training import TrainingSettings, check_training_fit
+
+    kind = "classification" if quality_metric(spec.dataset.name, spec.dataset.task) == \
+        "accuracy" else "regression"
+    for config, origin in expand_with_origins(spec):
+        settings = TrainingSettings.from_config(config)  # check_configs vetted the keys
+        problems = check_training_fit(settings, task_kind=kind, has_interval_bounds=True,
+                                      model_name=str(config.get("model")))
+        if problems:
+            _, msg = _split_problem(problems[0])
+            path = key_path(spec, origin, "training_loss", config.get("training_loss"))
+            raise SpecError(f"{path}: {msg}")
 
 
 def check_data_files(spec: StudySpec) -> None:

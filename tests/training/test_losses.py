@@ -8,7 +8,7 @@ from torch import nn
 
 from stalwart.data.base import Dataset
 from stalwart.training import TrainingLoss, initial_model, objective_for, train_instance
-from stalwart.training import trainer as trainer_module
+from stalwart.training import robust_losses as robust_losses_module
 
 
 def test_default_batch_loss_is_the_objectives_loss(calo: Dataset, tiny_cnn: dict) -> None:
@@ -39,7 +39,9 @@ def test_trainer_calls_batch_loss_for_every_batch(calo: Dataset, tiny_cnn: dict,
     cfg = dict(tiny_cnn, epochs=2, batch_size=32, extra_inputs=["energy_sum"])
     plain = train_instance(cfg, 0, calo, train_size=100)
     CALLS.clear()
-    monkeypatch.setattr(trainer_module, "TrainingLoss", _Recording)
+    # the trainer builds the config's loss with make_training_loss: the plain TrainingLoss
+    # for the default training_loss 'task'
+    monkeypatch.setattr(robust_losses_module, "TrainingLoss", _Recording)
     recorded = train_instance(cfg, 0, calo, train_size=100)
     assert recorded.status == plain.status == "ok"
     assert [n for n, _, _ in CALLS] == [32, 32, 32, 4] * 2  # 100 samples, 2 epochs

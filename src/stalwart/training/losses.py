@@ -6,7 +6,13 @@ the trainer's) and steps the optimizer. :class:`TrainingLoss` itself is the plai
 loss: the dataset's :class:`~stalwart.training.objectives.Objective` on the model's
 predictions. A robust loss (adversarial training, TRADES, a sensitivity penalty) is one
 subclass overriding :meth:`TrainingLoss.batch_loss`; the objective it is built on still
-defines the validation and test losses and the quality metric.
+defines the validation and test losses and the quality metric. The robust losses are in
+:mod:`stalwart.training.robust_losses`.
+
+Two optional hooks serve losses whose strength ramps and that report training curves: the
+trainer calls :meth:`TrainingLoss.set_progress` before every batch (epochs done, as a
+float) and :meth:`TrainingLoss.epoch_curves` after every epoch (means of what
+:meth:`TrainingLoss.log` recorded over the epoch's batches).
 
 >>> from stalwart.training.objectives import Objective
 >>> import torch.nn.functional as F
@@ -44,6 +50,26 @@ class TrainingLoss:
 
     def __init__(self, objective: Objective) -> None:
         self.objective = objective
+        #: epochs of training done before the current batch (0.0 at the first batch)
+        self.progress = 0.0
+        self._sums: dict[str, list] = {}
+
+    def set_progress(self, epochs_done: float) -> None:
+        """Called by the trainer before every batch: ``epoch - 1 + batch / n_batches``."""
+        self.progress = float(epochs_done)
+
+    def log(self, name: str, value: torch.Tensor | float, n: int) -> None:
+        """Add ``value`` (a batch mean over ``n`` samples) to this epoch's curve ``name``."""
+        total = self._sums.setdefault(name, [0.0, 0])
+        # kept as a tensor until the epoch ends: no device sync per batch
+        total[0] = total[0] + (value.detach() if isinstance(value, torch.Tensor) else value) * n
+        total[1] += n
+
+    def epoch_curves(self) -> dict[str, float]:
+        """Sample-weighted means of the values logged since the last call; resets them."""
+        out = {k: float(s) / max(n, 1) for k, (s, n) in self._sums.items()}
+        self._sums = {}
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(objective={self.objective.name!r})"

@@ -33,6 +33,42 @@ Keys (default in brackets):
 ``loss`` ["auto"]
     ``auto`` (cross-entropy for classification, ``relative_mse`` when the dataset's metric
     is ``rmse_rel``, else ``mse``), ``cross_entropy``, ``mse``, ``relative_mse``, ``mae``.
+
+Robust training (what each batch minimises; :mod:`stalwart.training.robust_losses` says
+precisely what each loss computes):
+
+``training_loss`` ["task"]
+    ``task`` (the plain ``loss``), ``at`` (adversarial training: the task loss at a PGD or
+    APGD example), ``trades`` (TRADES), ``sensitivity`` (task loss + lambda * mean
+    log-volume of the interval-bound output box) or ``ibp`` (interval-bound, verified,
+    training). ``at`` and ``trades`` need a classification dataset; ``sensitivity`` and
+    ``ibp`` a model family with interval bounds (``small_cnn``, ``mlp``); ``ibp`` also a
+    classification dataset.
+``robust_eps`` [0.1]
+    The radius, in input units: of the attack's ball (``at``, ``trades``) or of the l_inf
+    input box (``sensitivity``, ``ibp``).
+``robust_norm`` ["linf"]
+    ``linf`` or ``l2``: the attack's ball; ``sensitivity`` and ``ibp`` take ``linf`` only.
+``robust_warmup_epochs`` [0], ``robust_ramp_epochs`` [0]
+    The first ``robust_warmup_epochs`` epochs train on the task loss alone; over the next
+    ``robust_ramp_epochs`` epochs the strength ramps linearly, batch by batch, from 0 to its
+    value: ``robust_eps``, ``trades_beta``, ``sens_lambda`` and ``1 - ibp_kappa`` all scale
+    by the same factor. Their sum must be below ``epochs``.
+``adv_attack`` ["pgd"], ``adv_steps`` [10], ``adv_step_size`` [null], ``adv_random_start`` [true]
+    The inner attack of ``at`` and ``trades``: ``pgd`` or ``apgd``, its steps, PGD's step
+    size (null: ``2.5 * eps / steps``; APGD sets its own) and whether it starts from a
+    random point of the ball.
+``adv_model_mode`` ["eval"]
+    The model's mode during the inner attack: ``eval`` (dropout off, BatchNorm on running
+    statistics) or ``train``; the mode is restored before the training forward pass.
+``trades_beta`` [6.0], ``trades_attack`` ["kl"]
+    TRADES' weight on the robust KL term, and what its inner attack maximises: ``kl`` (the
+    original, KL to the clean prediction) or ``ce`` (the cross-entropy at the label).
+``sens_lambda`` [0.01]
+    Weight of the mean log-volume in the ``sensitivity`` loss.
+``ibp_kappa`` [0.5]
+    The ``ibp`` loss is ``kappa * task + (1 - kappa) * verified``; kappa starts at 1 and
+    ramps to this value with the ramp above (Gowal et al., 2018: 1 to 0.5).
 """
 
 from __future__ import annotations
@@ -41,12 +77,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stalwart.checks import boolean, integer, is_number, number
+from stalwart.checks import boolean, choice, integer, is_int, is_number, number
 from stalwart.models.config_keys import TRAINING_KEYS
+from stalwart.models.modes import MODEL_MODES
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "nadam", "radam")
 SCHEDULES: tuple[str, ...] = ("none", "cosine", "onecycle")
 LOSSES: tuple[str, ...] = ("auto", "cross_entropy", "mse", "relative_mse", "mae")
+TRAINING_LOSSES: tuple[str, ...] = ("task", "at", "trades", "sensitivity", "ibp")
+ADV_ATTACKS: tuple[str, ...] = ("pgd", "apgd")
+ROBUST_NORMS: tuple[str, ...] = ("linf", "l2")
+TRADES_ATTACKS: tuple[str, ...] = ("kl", "ce")
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adamw",
@@ -64,6 +105,20 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "restore_best": True,
     "grad_clip": None,
     "loss": "auto",
+    "training_loss": "task",
+    "robust_eps": 0.1,
+    "robust_norm": "linf",
+    "robust_warmup_epochs": 0,
+    "robust_ramp_epochs": 0,
+    "adv_attack": "pgd",
+    "adv_steps": 10,
+    "adv_step_size": None,
+    "adv_random_start": True,
+    "adv_model_mode": "eval",
+    "trades_beta": 6.0,
+    "trades_attack": "kl",
+    "sens_lambda": 0.01,
+    "ibp_kappa": 0.5,
 }
 
 # TRAINING_KEYS (every key the trainer reads; model families ignore these) is declared
@@ -94,6 +149,20 @@ class TrainingSettings:
     restore_best: bool
     grad_clip: float | None
     loss: str
+    training_loss: str
+    robust_eps: float
+    robust_norm: str
+    robust_warmup_epochs: int
+    robust_ramp_epochs: int
+    adv_attack: str
+    adv_steps: int
+    adv_step_size: float | None
+    adv_random_start: bool
+    adv_model_mode: str
+    trades_beta: float
+    trades_attack: str
+    sens_lambda: float
+    ibp_kappa: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainingSettings:
@@ -103,10 +172,12 @@ class TrainingSettings:
             raise ValueError("; ".join(problems))
         s = {k: config.get(k, d) for k, d in TRAINING_DEFAULTS.items()}
         s["betas"] = (float(s["betas"][0]), float(s["betas"][1]))
-        for key in ("lr", "momentum", "eps", "weight_decay", "l2"):
+        for key in ("lr", "momentum", "eps", "weight_decay", "l2", "robust_eps", "trades_beta",
+                    "sens_lambda", "ibp_kappa"):
             s[key] = float(s[key])
-        if s["grad_clip"] is not None:
-            s["grad_clip"] = float(s["grad_clip"])
+        for key in ("grad_clip", "adv_step_size"):
+            if s[key] is not None:
+                s[key] = float(s[key])
         return cls(**s)
 
 
@@ -141,4 +212,68 @@ def check_training_config(config: Mapping[str, Any]) -> list[str]:
     p += number("grad_clip", s["grad_clip"], low=0.0, low_open=True, optional=True)
     if s["loss"] not in LOSSES:
         p.append(f"loss: unknown loss {s['loss']!r} (known: {', '.join(LOSSES)})")
+    return p + _robust_problems(s)
+
+
+def _robust_problems(s: Mapping[str, Any]) -> list[str]:
+    """Problems with the robust-training keys (``s`` has every key, defaults filled)."""
+    p = choice("training_loss", s["training_loss"], TRAINING_LOSSES, what="training loss")
+    p += number("robust_eps", s["robust_eps"], low=0.0, low_open=True)
+    p += choice("robust_norm", s["robust_norm"], ROBUST_NORMS, what="norm")
+    p += integer("robust_warmup_epochs", s["robust_warmup_epochs"], low=0)
+    p += integer("robust_ramp_epochs", s["robust_ramp_epochs"], low=0)
+    p += choice("adv_attack", s["adv_attack"], ADV_ATTACKS, what="attack")
+    p += integer("adv_steps", s["adv_steps"], low=1)
+    p += number("adv_step_size", s["adv_step_size"], low=0.0, low_open=True, optional=True)
+    p += boolean("adv_random_start", s["adv_random_start"])
+    p += choice("adv_model_mode", s["adv_model_mode"], MODEL_MODES, what="mode")
+    p += number("trades_beta", s["trades_beta"], low=0.0)
+    p += choice("trades_attack", s["trades_attack"], TRADES_ATTACKS, what="attack objective")
+    p += number("sens_lambda", s["sens_lambda"], low=0.0)
+    p += number("ibp_kappa", s["ibp_kappa"], low=0.0, high=1.0)
+    if p:
+        return p
+    loss = s["training_loss"]
+    if loss in ("sensitivity", "ibp") and s["robust_norm"] != "linf":
+        p.append(f"robust_norm: training_loss {loss!r} bounds an l_inf box; "
+                 f"got {s['robust_norm']!r}")
+    if loss == "ibp" and s["loss"] not in ("auto", "cross_entropy"):
+        p.append(f"training_loss: 'ibp' trains a classifier (cross-entropy), "
+                 f"but loss is {s['loss']!r}")
+    if loss in ("at", "trades") and s["loss"] not in ("auto", "cross_entropy"):
+        p.append(f"training_loss: {loss!r} attacks a classifier (cross-entropy), "
+                 f"but loss is {s['loss']!r}")
+    epochs = s["epochs"]
+    if loss != "task" and is_int(epochs) and (
+            s["robust_warmup_epochs"] + s["robust_ramp_epochs"] >= epochs):
+        p.append(f"robust_warmup_epochs: warm-up ({s['robust_warmup_epochs']}) plus ramp "
+                 f"({s['robust_ramp_epochs']}) epochs must be below epochs ({epochs}), or no "
+                 "epoch trains at full strength")
+    return p
+
+
+def check_training_fit(settings: TrainingSettings, *, task_kind: str,
+                       has_interval_bounds: bool, model_name: str = "the model") -> list[str]:
+    """Problems of the training loss with the dataset and model it would train, before training.
+
+    Parameters
+    ----------
+    settings:
+        The config's training settings.
+    task_kind:
+        ``"classification"`` or ``"regression"`` (the dataset's kind).
+    has_interval_bounds:
+        Whether the model family propagates interval bounds
+        (:meth:`stalwart.models.StalwartModel.interval_core`).
+    model_name:
+        The family's name, for the message.
+    """
+    loss = settings.training_loss
+    p: list[str] = []
+    if loss in ("at", "trades", "ibp") and task_kind != "classification":
+        p.append(f"training_loss: {loss!r} needs a classification dataset; this one is "
+                 f"{task_kind} (use 'sensitivity' for a regression model)")
+    if loss in ("sensitivity", "ibp") and not has_interval_bounds:
+        p.append(f"training_loss: {loss!r} needs interval bounds, which model "
+                 f"{model_name!r} does not have (small_cnn and mlp do)")
     return p

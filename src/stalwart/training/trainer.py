@@ -24,8 +24,13 @@ from stalwart.training.evaluation import predict
 from stalwart.training.losses import TrainingLoss
 from stalwart.training.objectives import Objective, objective_for, output_affine
 from stalwart.training.optim import l2_penalty, make_optimizer, make_schedule
+from stalwart.training.robust_losses import has_interval_bounds, make_training_loss
 from stalwart.training.seeding import SeedPlan, Variation, generator, seed_plan, subsample_indices
-from stalwart.training.settings import TrainingSettings, check_training_config
+from stalwart.training.settings import (
+    TrainingSettings,
+    check_training_config,
+    check_training_fit,
+)
 from stalwart.training.torch_state import torch_settings
 from stalwart.training.weights import WEIGHTS_SUFFIX, save_weights
 
@@ -155,11 +160,14 @@ def _evaluate(model: nn.Module, split: _Split, objective: Objective) -> dict[str
 
 def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Split,
          val: _Split, loss_fn: TrainingLoss, device: torch.device,
-         result: InstanceResult) -> None:
+         result: InstanceResult, history: dict[str, float] | None = None) -> None:
     """The epoch loop; fills ``result.epochs`` / ``train_loss``; raises ``_Diverged``.
 
     Every batch minimises ``loss_fn.batch_loss`` (plus the ``l2`` penalty); validation
     (early stopping, ``restore_best``) measures ``loss_fn.objective``, the task's loss.
+    With ``history``, each epoch's curves go into it as ``epoch<e>.<name>``: ``train_loss``,
+    ``val_loss`` when validation is measured, and the loss's own
+    (:meth:`TrainingLoss.epoch_curves`).
     """
     n, bs = len(train), s.batch_size
     optimizer = make_optimizer(model.parameters(), s)
@@ -177,10 +185,12 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
             model.train()
             perm = torch.randperm(n, generator=order).to(device)
             total, seen = torch.zeros((), device=device), 0
+            n_batches = max(math.ceil(n / bs), 1)
             for start in range(0, n, bs):
                 rows = perm[start:start + bs]
                 if has_bn and rows.numel() == 1 and n > 1:
                     continue
+                loss_fn.set_progress(epoch - 1 + (start // bs) / n_batches)
                 feats = None if train.features is None else train.features[rows]
                 data_loss = loss_fn.batch_loss(model, train.x[rows], train.y[rows],
                                                features=feats)
@@ -197,10 +207,16 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
             result.epochs = epoch
             result.train_loss = _finite(float(total) / max(seen, 1),
                                         f"train loss at epoch {epoch}")
+            if history is not None:
+                history[f"epoch{epoch}.train_loss"] = result.train_loss
+                for key, value in loss_fn.epoch_curves().items():
+                    history[f"epoch{epoch}.{key}"] = _finite(value, f"{key} at epoch {epoch}")
             if not track:
                 continue
             val_loss = _finite(_evaluate(model, val, loss_fn.objective)["loss"],
                                f"validation loss at epoch {epoch}")
+            if history is not None:
+                history[f"epoch{epoch}.val_loss"] = val_loss
             if val_loss < best_loss:
                 best_loss, stale = val_loss, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -230,10 +246,21 @@ def _run(cfg: Config, instance_index: int, dataset: Dataset, study_seed: int,
     sigma = model.output_scale if dataset.kind == "regression" else None
     objective = objective_for(dataset, s.loss, sigma)
 
-    # The plain task loss; robust training losses are TrainingLoss subclasses built here.
-    _fit(model, s, plan, train, val, TrainingLoss(objective), dev, result)
+    # The training loss the config names (the plain task loss by default), refused here,
+    # before any training, when it cannot work with this dataset or model.
+    has_bounds = (s.training_loss not in ("sensitivity", "ibp")
+                  or has_interval_bounds(model, train.x, train.features))
+    problems = check_training_fit(s, task_kind=dataset.kind, has_interval_bounds=has_bounds,
+                                  model_name=str(cfg.get("model")))
+    if problems:
+        raise ValueError("; ".join(problems))
+    loss_fn = make_training_loss(s, objective, seed=plan.dropout ^ 0x5EED,
+                                 input_range=dataset.input_range)
+    # Robust losses keep per-epoch training curves in the metrics (``epoch<e>.<name>``).
+    history: dict[str, float] | None = None if s.training_loss == "task" else {}
+    _fit(model, s, plan, train, val, loss_fn, dev, result, history)
 
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = dict(history or {})
     for name, split in (("val", val), ("test", test)):
         if len(split):
             for key, value in _evaluate(model, split, objective).items():
@@ -293,7 +320,8 @@ def train_instance(config: Mapping[str, Any], instance_index: int, dataset: Data
     InstanceResult
         ``metrics`` holds ``val_loss``, ``test_loss``, ``val_<metric>``, ``test_<metric>``
         (``metric`` is ``dataset.metric``: ``accuracy``, ``rmse_rel``, ``rmse``...) and the
-        evaluators' values. ``status`` is ``ok``; ``diverged`` when a loss or metric
+        evaluators' values; with a robust ``training_loss``, also the per-epoch training
+        curves ``epoch<e>.<name>`` (see :mod:`stalwart.training.robust_losses`). ``status`` is ``ok``; ``diverged`` when a loss or metric
         became NaN/inf (training stops, ``metrics`` is empty, ``error`` says where); or
         ``failed`` on any exception (``error`` = ``"ExcType: message"``). Never raises
         (except ``KeyboardInterrupt`` and the like).
