@@ -19,15 +19,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/stalwart run examples/calorimeter.yaml --study-dir studies/calorimeter-demo
 
+# The fast tests share the two cores (pytest-xdist); the slow ones run real worker
+# processes or clusters that use both cores themselves, so they run one at a time after.
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check src tests benchmarks tools examples
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
+	$(BIN)/python -m pytest -q -m slow
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools examples
 
 clean:
 	rm -rf $(VENV) studies .pytest_cache .ruff_cache

@@ -130,7 +130,7 @@ def test_local_workers_give_the_serial_results(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_sigkill_of_the_driver_with_a_user_trainer_loses_and_repeats_nothing(tmp_path):
-    spec = write(tmp_path, sleep=0.3)
+    spec = write(tmp_path, sleep=0.15)
     ref = subprocess.run([sys.executable, "-m", "stalwart", "run", str(spec), "--study-dir",
                           str(tmp_path / "ref"), "--quiet"], capture_output=True, text=True,
                          timeout=300)

@@ -66,3 +66,38 @@ class Dataset:
     @property
     def n_pool(self) -> int:
         return int(self.x_train.shape[0])
+
+
+def image_classification(name: str, task: str, x_all: torch.Tensor, y_all: torch.Tensor,
+                         x_test: torch.Tensor, y_test: torch.Tensor, *, n_val: int,
+                         classes: tuple[str, ...], source: str) -> Dataset:
+    """A 10-class image set whose last ``n_val`` training images are the validation split
+    and the rest the pool; pixels already scaled to ``[0, 1]`` (``pixel / 255``).
+
+    Raises
+    ------
+    DataError
+        When ``n_val`` leaves no pool.
+    """
+    from stalwart.errors import DataError
+
+    n_pool = x_all.shape[0] - n_val
+    if n_pool <= 0:
+        raise DataError(f"{name}: n_val={n_val} leaves no pool out of {x_all.shape[0]} "
+                        "training images")
+    return Dataset(
+        name=name,
+        task=task,
+        kind="classification",
+        x_train=x_all[:n_pool],
+        y_train=y_all[:n_pool],
+        x_val=x_all[n_pool:],
+        y_val=y_all[n_pool:],
+        x_test=x_test,
+        y_test=y_test,
+        n_classes=10,
+        input_range=(0.0, 1.0),
+        metric="accuracy",
+        normalisation="pixel / 255",
+        extras={"classes": classes, "source": source},
+    )

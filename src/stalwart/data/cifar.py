@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from stalwart.data import download
-from stalwart.data.base import Dataset
+from stalwart.data.base import Dataset, image_classification
 from stalwart.data.catalog import CATALOG
 from stalwart.data.options import resolve_task
 from stalwart.errors import DataError
@@ -166,24 +166,5 @@ def load_cifar10(
         np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
     )
     x_test, y_test = _to_tensors(*read_batch(directory / TEST_BATCH))
-    n_pool = x_all.shape[0] - n_val
-    if n_pool <= 0:
-        raise DataError(
-            f"cifar10: n_val={n_val} leaves no pool out of {x_all.shape[0]} training images"
-        )
-    return Dataset(
-        name=NAME,
-        task=task,
-        kind="classification",
-        x_train=x_all[:n_pool],
-        y_train=y_all[:n_pool],
-        x_val=x_all[n_pool:],
-        y_val=y_all[n_pool:],
-        x_test=x_test,
-        y_test=y_test,
-        n_classes=10,
-        input_range=(0.0, 1.0),
-        metric="accuracy",
-        normalisation="pixel / 255",
-        extras={"classes": CLASSES, "source": str(directory)},
-    )
+    return image_classification(NAME, task, x_all, y_all, x_test, y_test, n_val=n_val,
+                                classes=CLASSES, source=str(directory))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from stalwart.data import download
-from stalwart.data.base import Dataset
+from stalwart.data.base import Dataset, image_classification
 from stalwart.data.catalog import CATALOG
 from stalwart.data.idx import read_idx
 from stalwart.data.options import resolve_task
@@ -198,27 +198,8 @@ def load_idx_dataset(
     y_all = _labels(paths["train_labels"], x_all.shape[0])
     x_test = _images(paths["test_images"])
     y_test = _labels(paths["test_labels"], x_test.shape[0])
-    n_pool = x_all.shape[0] - n_val
-    if n_pool <= 0:
-        raise DataError(
-            f"{source.name}: n_val={n_val} leaves no pool out of {x_all.shape[0]} training images"
-        )
-    return Dataset(
-        name=source.name,
-        task=task,
-        kind="classification",
-        x_train=x_all[:n_pool],
-        y_train=y_all[:n_pool],
-        x_val=x_all[n_pool:],
-        y_val=y_all[n_pool:],
-        x_test=x_test,
-        y_test=y_test,
-        n_classes=10,
-        input_range=(0.0, 1.0),
-        metric="accuracy",
-        normalisation="pixel / 255",
-        extras={"classes": source.classes, "source": str(paths["train_images"].parent)},
-    )
+    return image_classification(source.name, task, x_all, y_all, x_test, y_test, n_val=n_val,
+                                classes=source.classes, source=str(paths["train_images"].parent))
 
 
 def load_mnist(
