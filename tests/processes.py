@@ -63,3 +63,17 @@ def processes() -> Iterator[tuple[int, int, int, str, str]]:
             continue  # it exited meanwhile
         fields = stat.rsplit(")", 1)[1].split()
         yield int(d.name), int(fields[1]), int(fields[3]), fields[0], cmd.strip()
+
+
+def run_and_show(tmp_path: Path, spec_text: str, capsys) -> dict:
+    """Run a spec in this process (serial executor) and return ``stalwart show``'s JSON."""
+    import json
+
+    from stalwart.cli import main
+
+    (tmp_path / "s.yaml").write_text(spec_text)
+    assert main(["run", str(tmp_path / "s.yaml"), "--study-dir", str(tmp_path / "st"),
+                 "--executor", "serial", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "st"), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)

@@ -1,7 +1,8 @@
 """A robustness metric (PGD robust accuracy) as the quality a study selects on."""
 
-import json
 import textwrap
+
+from processes import run_and_show
 
 from stalwart.cli import main
 
@@ -23,12 +24,7 @@ SPEC = textwrap.dedent("""
 
 
 def test_study_selects_on_robust_accuracy(tmp_path, capsys):
-    (tmp_path / "s.yaml").write_text(SPEC)
-    assert main(["run", str(tmp_path / "s.yaml"), "--study-dir", str(tmp_path / "st"),
-                 "--executor", "serial", "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["show", str(tmp_path / "st"), "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = run_and_show(tmp_path, SPEC, capsys)
     assert doc["metric"] == "pgd_linf_acc" and doc["trainings"] == 8
     values = [v for c in doc["configs"] for v in c["values"]]
     assert all(0.0 <= v <= 1.0 for v in values) and len(set(values)) > 1

@@ -25,21 +25,9 @@ from stalwart.spec import StudySpec, parse_structure, read_spec_yaml
 
 
 def parse_spec(data: Any, *, source: str = "spec") -> StudySpec:
-    """Validate a mapping (already loaded from YAML) into a :class:`~stalwart.spec.StudySpec`.
-
-    Parameters
-    ----------
-    data
-        The spec as plain Python data.
-    source
-        What ``data`` came from (a file name), for the message when it is not a mapping.
-
-    Raises
-    ------
-    SpecError
-        For the first problem of structure (:func:`~stalwart.spec.parse_structure`), then
-        of names (:func:`check_spec`).
-    """
+    """:func:`~stalwart.spec.parse_structure` (same arguments), then :func:`check_spec`: a
+    mapping loaded from YAML into a spec whose structure and names are valid; the first
+    problem of either is a one-line :class:`~stalwart.errors.SpecError`."""
     spec = parse_structure(data, source=source)
     check_spec(spec)
     return spec

@@ -203,13 +203,17 @@ def test_budget_is_honoured() -> None:
     assert s.selection in s.survivors
 
 
+# A leader, two equally uncertain challengers (one slow, one fast to train) and a loser.
+COST_IDS = ["lead", "slow", "fast", "far"]
+COST_TABLE = np.array([[0.90, 0.91, 0.90, 0.91] * 5,
+                       [0.89, 0.90, 0.89, 0.90] * 5,
+                       [0.89, 0.90, 0.89, 0.90] * 5,
+                       [0.10, 0.11, 0.10, 0.11] * 5])
+
+
 def test_cheap_information_first() -> None:
     """Two equally uncertain challengers: the cheaper one gets its instance first."""
-    ids = ["lead", "slow", "fast", "far"]
-    table = np.array([[0.90, 0.91, 0.90, 0.91] * 5,
-                      [0.89, 0.90, 0.89, 0.90] * 5,
-                      [0.89, 0.90, 0.89, 0.90] * 5,
-                      [0.10, 0.11, 0.10, 0.11] * 5])
+    ids, table = COST_IDS, COST_TABLE
     times = np.array([[5.0] * 20, [10.0] * 20, [1.0] * 20, [1.0] * 20])
     s = Adaptive(setup(ids, n_instances=20, criterion="mean", direction="maximize"),
                  parallel=1, tolerance=0.0, cost_aware=True)
@@ -221,11 +225,7 @@ def test_cheap_information_first() -> None:
 
 def test_times_are_ignored_unless_cost_aware() -> None:
     """By default the plan does not depend on measured times (live studies reproduce)."""
-    ids = ["lead", "slow", "fast", "far"]
-    table = np.array([[0.90, 0.91, 0.90, 0.91] * 5,
-                      [0.89, 0.90, 0.89, 0.90] * 5,
-                      [0.89, 0.90, 0.89, 0.90] * 5,
-                      [0.10, 0.11, 0.10, 0.11] * 5])
+    ids, table = COST_IDS, COST_TABLE
     plans = []
     for times in (np.array([[5.0] * 20, [10.0] * 20, [1.0] * 20, [1.0] * 20]),
                   np.array([[1.0] * 20, [1.0] * 20, [9.0] * 20, [3.0] * 20])):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
@@ -372,14 +371,9 @@ STUDY = textwrap.dedent("""
 
 
 def test_a_study_selects_the_training_loss_by_robust_accuracy(tmp_path, capsys):
-    from stalwart.cli import main
+    from processes import run_and_show
 
-    (tmp_path / "s.yaml").write_text(STUDY)
-    assert main(["run", str(tmp_path / "s.yaml"), "--study-dir", str(tmp_path / "st"),
-                 "--executor", "serial", "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["show", str(tmp_path / "st"), "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = run_and_show(tmp_path, STUDY, capsys)
     assert doc["metric"] == "pgd_linf_acc" and doc["trainings"] == 8
     values = [v for c in doc["configs"] for v in c["values"]]
     assert len(values) == 8 and all(0.0 <= v <= 1.0 for v in values)
