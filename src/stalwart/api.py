@@ -27,6 +27,7 @@ settings resumes where it stopped and trains nothing twice.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -413,8 +414,7 @@ class AskTellSession:
     @property
     def result(self) -> StudyResult:
         """The study's selection and results as the store holds them now."""
-        return StudyResult(StudyResult.load(self.directory).summary, self.directory,
-                           self._outcome)
+        return dataclasses.replace(StudyResult.load(self.directory), outcome=self._outcome)
 
     def close(self) -> None:
         """Stop the loop (what was told stays committed) and release the study."""

@@ -30,7 +30,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,6 @@ class Instance:
     subsample: tuple[int, ...] | None = None
     directory: str | None = None
     randomness_seed: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def artifacts(self) -> Path:
