@@ -1,8 +1,15 @@
-"""Robust training on Fashion-MNIST: plain vs adversarial training vs TRADES, side by side.
+"""Robust training on Fashion-MNIST: plain, adversarial training, TRADES, the sensitivity
+loss and interval-bound training, side by side.
 
 Example::
 
-    .venv/bin/python benchmarks/robust_training.py --train-size 10000 --epochs 3 --instances 2
+    .venv/bin/python benchmarks/robust_training.py --train-size 5000 --epochs 3 --instances 5 \
+        --losses plain,at,trades,sens_low,sens_high,ibp
+
+The interval-bound losses (``sens_low``/``sens_high``: the sensitivity loss at lambda
+0.003 / 0.03; ``ibp``: interval-bound training, kappa 0.5 after a one-epoch ramp) train at
+``--bound-eps``, where every instance is also measured on the mean log-volume sensitivity
+and the IBP-verified accuracy.
 
 Every instance of every loss trains the same small CNN from the same seeds (instance ``i``
 of each loss shares its initialisation, data order and subsample) and is evaluated on the
@@ -43,7 +50,13 @@ LOSSES: dict[str, dict[str, Any]] = {
     "plain": {"training_loss": "task"},
     "at": {"training_loss": "at"},
     "trades": {"training_loss": "trades", "trades_beta": 6.0},
+    # the interval-bound losses at their own radius (--bound-eps): see main()
+    "sens_low": {"training_loss": "sensitivity", "sens_lambda": 0.003},
+    "sens_high": {"training_loss": "sensitivity", "sens_lambda": 0.03},
+    "ibp": {"training_loss": "ibp", "ibp_kappa": 0.5, "robust_warmup_epochs": 0,
+            "robust_ramp_epochs": 1},
 }
+BOUND_LOSSES = ("sens_low", "sens_high", "ibp")
 
 
 def epoch_seconds(cfg: dict[str, Any], ds: Any, n: int, device: str) -> float:
@@ -78,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timing-size", type=int, default=2000)
     p.add_argument("--timing-repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--bound-eps", type=float, default=0.01,
+                   help="radius of the sensitivity and IBP losses and of the log-volume "
+                   "sensitivity and verified-accuracy metrics")
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
     torch.set_num_threads(args.threads)
@@ -88,11 +104,18 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": 128, "lr": 2e-3, "restore_best": False,
             "robust_eps": args.eps, "adv_steps": args.adv_steps}
     pgd = make_evaluator("pgd_linf_acc", eps=args.eps, steps=20, n_samples=args.eval_samples)
+    sens = make_evaluator("log_sensitivity", eps=args.bound_eps, n_samples=args.eval_samples)
+    verified = make_evaluator("verified_acc", eps=args.bound_eps, n_samples=args.eval_samples)
+
+    def config(name: str) -> dict[str, Any]:
+        eps = {"robust_eps": args.bound_eps} if name in BOUND_LOSSES else {}
+        return {**base, **LOSSES[name], **eps}
+
     rows: dict[str, list[dict[str, float]]] = {k: [] for k in args.losses.split(",")}
     timings: dict[str, list[float]] = {k: [] for k in rows}
     for _ in range(args.timing_repeats):
         for name in rows:
-            timings[name].append(epoch_seconds({**base, **LOSSES[name]}, ds,
+            timings[name].append(epoch_seconds(config(name), ds,
                                                args.timing_size, args.device))
     ratios = {k: statistics.median(t / p for t, p in zip(v, timings["plain"], strict=True))
               for k, v in timings.items()} if "plain" in timings else {}
@@ -100,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
           {k: [round(t, 2) for t in v] for k, v in timings.items()}, flush=True)
     for i in range(args.instances):
         for name in rows:
-            cfg = {**base, **LOSSES[name]}
+            cfg = config(name)
             mark: dict[str, float] = {}
 
             def timer(model, dataset, _mark=mark):
@@ -109,16 +132,20 @@ def main(argv: list[str] | None = None) -> int:
 
             start = time.perf_counter()
             r = train_instance(cfg, i, ds, 0, train_size=args.train_size,
-                               evaluators=[timer, pgd], threads=args.threads,
+                               evaluators=[timer, pgd, sens, verified], threads=args.threads,
                                device=args.device)
             if r.status != "ok":
                 print(f"{name} instance {i}: {r.status} {r.error}", flush=True)
                 return 1
             wall = mark["trained"] - start
             rows[name].append({"clean": r.metrics["test_accuracy"],
-                               "pgd20": r.metrics["pgd_linf_acc"], "train_s": wall})
-            print(f"{name:7s} instance {i}: clean {r.metrics['test_accuracy']:.3f}  "
-                  f"PGD-20 {r.metrics['pgd_linf_acc']:.3f}  training {wall:.0f} s", flush=True)
+                               "pgd20": r.metrics["pgd_linf_acc"],
+                               "log_sens": r.metrics["log_sensitivity"],
+                               "verified": r.metrics["verified_acc"], "train_s": wall})
+            print(f"{name:9s} instance {i}: clean {r.metrics['test_accuracy']:.3f}  "
+                  f"PGD-20 {r.metrics['pgd_linf_acc']:.3f}  log-sens "
+                  f"{r.metrics['log_sensitivity']:.2f}  verified {r.metrics['verified_acc']:.3f}  "
+                  f"training {wall:.0f} s", flush=True)
 
     if not args.instances:  # timing only
         print("| loss | epoch time / plain (median) |\n|---|---|")
@@ -127,17 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"args": vars(args), "timings": timings, "ratios": ratios}))
         return 0
 
-    def mean(name: str, key: str) -> float:
-        return statistics.fmean(row[key] for row in rows[name])
-
     print(f"\nFashion-MNIST, {args.train_size} training images, {args.epochs} epochs, "
           f"{args.instances} instances, eps {args.eps}, training attack PGD-{args.adv_steps}; "
           f"test: first {args.eval_samples} test images")
-    print("| loss | clean acc | PGD-20 l_inf acc | epoch time / plain (median) |")
-    print("|---|---|---|---|")
+    print(f"bound losses and metrics at eps {args.bound_eps}; mean (standard error) over "
+          "instances")
+    print("| loss | clean acc | PGD-20 l_inf acc | log-volume sensitivity | verified acc "
+          "| epoch time / plain (median) |")
+    print("|---|---|---|---|---|---|")
+
+    def cell(name: str, key: str, digits: int = 3) -> str:
+        values = [row[key] for row in rows[name]]
+        se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+        return f"{statistics.fmean(values):.{digits}f} ({se:.{digits}f})"
+
     for name in rows:
-        print(f"| {name} | {mean(name, 'clean'):.3f} (min {min(r['clean'] for r in rows[name]):.3f}) "
-              f"| {mean(name, 'pgd20'):.3f} (min {min(r['pgd20'] for r in rows[name]):.3f}) "
+        print(f"| {name} | {cell(name, 'clean')} | {cell(name, 'pgd20')} "
+              f"| {cell(name, 'log_sens', 2)} | {cell(name, 'verified')} "
               f"| {ratios.get(name, float('nan')):.2f} |")
     print(json.dumps({"args": vars(args), "rows": rows, "timings": timings, "ratios": ratios}))
     return 0

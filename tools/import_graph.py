@@ -25,9 +25,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("spec", "data"),                       # the YAML spec; datasets
     ("models",),                            # model families and their interval bounds
     ("training", "space"),                  # one instance's training; spec -> configs
-    ("robustness", "selection", "trainers"),  # attacks, metrics; strategies; user trainers
+    ("robustness", "selection", "trainers", "bilevel"),  # attacks, metrics; strategies; user trainers; near-optimal sets
     ("validation", "store", "execution"),   # spec vs registries; SQLite journal; executors
-    ("study", "summary"),                   # the ask/run/record/tell loop; what it found
+    ("study", "summary", "pretrain"),       # the ask/run/record/tell loop; what it found; backbones
     ("analysis", "report", "integrations", "api"),  # offline side; Optuna bridge; Python API
     ("cli", "__main__"),                    # the command line
 ]

@@ -3,6 +3,16 @@
 Each block of the spec's ``search_space`` contributes the grid product of its
 ``product`` axes and its explicit ``configs``, each merged over ``fixed`` (and the spec's
 ``model``). The study trains the union, in spec order, without duplicates.
+
+An axis whose values are mappings is a *bundle* axis: each value's keys are merged into
+the config together, and the axis name is only a label. It ties keys that go together,
+e.g. a backbone's architecture keys with its weights file::
+
+    product:
+      backbone:
+        - {model: small_cnn, conv_channels: [16, 32], init_from: backbones/cnn.safetensors}
+        - {model: vit, dim: 32, depth: 2, init_from: backbones/vit.safetensors}
+      training_loss: [at, trades]
 """
 
 from __future__ import annotations
@@ -36,7 +46,13 @@ def _block_configs(spec: StudySpec, block: SpaceBlock) -> Iterator[tuple[str, in
     keys = list(block.product)
     if keys:
         for i, combo in enumerate(itertools.product(*(block.product[k] for k in keys))):
-            yield "product", i, {**base, **dict(zip(keys, combo, strict=True))}
+            params = dict(base)
+            for key, value in zip(keys, combo, strict=True):
+                if isinstance(value, dict):
+                    params.update(value)
+                else:
+                    params[key] = value
+            yield "product", i, params
     elif not block.configs:
         yield "product", 0, dict(base)
     for j, explicit in enumerate(block.configs):
@@ -60,6 +76,16 @@ def expand(spec: StudySpec) -> list[Config]:
     return [c for c, _ in expand_with_origins(spec)]
 
 
+def _axis_position(block: SpaceBlock, index: int, axis: str) -> int:
+    """Which value of ``axis`` the block's product combination ``index`` takes."""
+    position = 0
+    for key in reversed(list(block.product)):  # itertools.product varies the last fastest
+        index, position = divmod(index, len(block.product[key]))
+        if key == axis:
+            break
+    return position
+
+
 def key_path(spec: StudySpec, origin: Origin, key: str, failing_value: Any = None) -> str:
     """The spec path that set ``key`` for a config of ``origin``.
 
@@ -70,6 +96,11 @@ def key_path(spec: StudySpec, origin: Origin, key: str, failing_value: Any = Non
     prefix = "search_space" + (f"[{origin.block}]" if isinstance(spec.search_space, list) else "")
     if origin.kind == "configs" and key in block.configs[origin.index]:
         return f"{prefix}.configs[{origin.index}].{key}"
+    for axis, values in block.product.items():
+        if origin.kind == "product" and isinstance(values[0], dict):
+            i = _axis_position(block, origin.index, axis)
+            if key in values[i]:
+                return f"{prefix}.product.{axis}[{i}].{key}"
     if key in block.product:
         values = block.product[key]
         for i, v in enumerate(values):

@@ -71,6 +71,10 @@ class SpaceBlock(_Strict):
         for key, values in v.items():
             if not values:
                 raise ValueError(f"axis {key!r} has no values")
+            bundles = [isinstance(x, dict) for x in values]
+            if any(bundles) and not all(bundles):
+                raise ValueError(f"axis {key!r} mixes mappings (bundles of keys) with plain "
+                                 "values; make every value a mapping or none")
         return v
 
 

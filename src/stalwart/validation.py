@@ -182,6 +182,7 @@ def check_runnable(spec: StudySpec, *, spec_dir: str | Path | None = None) -> No
     check_settings(spec)  # after evaluators: the metric may be one of theirs
     check_configs(spec)
     check_training_losses(spec)
+    check_backbones(spec)
     check_data_files(spec)
 
 
@@ -210,6 +211,48 @@ def check_training_losses(spec: StudySpec) -> None:
             _, msg = _split_problem(problems[0])
             path = key_path(spec, origin, "training_loss", config.get("training_loss"))
             raise SpecError(f"{path}: {msg}")
+
+
+def check_backbones(spec: StudySpec) -> None:
+    """Every ``init_from`` names a weights file that exists (relative to the directory
+    stalwart runs in), and, where ``stalwart pretrain`` described it, the config's
+    architecture is the backbone's: a fine-tuning grid with a wrong path or a backbone of
+    another shape is refused before training, not 40 failed instances later.
+
+    Raises
+    ------
+    SpecError
+        The config's key path of ``init_from`` (or of the differing architecture key).
+    """
+    from stalwart.models import MODEL_FAMILIES
+    from stalwart.space import expand_with_origins, key_path
+    from stalwart.training.finetune import read_sidecar
+
+    for config, origin in expand_with_origins(spec):
+        path = config.get("init_from")
+        if path is None:
+            continue
+        where = key_path(spec, origin, "init_from", path)
+        if not Path(path).is_file():
+            raise SpecError(f"{where}: no weights file {path!r} (relative paths are relative "
+                            f"to {str(Path.cwd())!r}; `stalwart pretrain` writes backbones)")
+        try:
+            described = read_sidecar(path)
+        except ValueError as exc:
+            raise SpecError(f"{where}: {str(exc).removeprefix('init_from: ')}") from None
+        if described is None:
+            continue
+        family = MODEL_FAMILIES[config["model"]]  # check_configs vetted the family
+        backbone = described.get("model", {})
+        if backbone.get("model") != config["model"]:
+            raise SpecError(f"{where}: {path!r} is a {backbone.get('model')!r} backbone; this "
+                            f"config's model is {config['model']!r}")
+        mine, theirs = family.settings(config), family.settings(backbone)
+        for key in family.defaults:
+            if key not in ("dropout", "extra_inputs", "init") and mine[key] != theirs[key]:
+                raise SpecError(f"{key_path(spec, origin, key, config.get(key))}: the backbone "
+                                f"{path!r} was pretrained with {key} {theirs[key]!r}, this "
+                                f"config has {mine[key]!r}")
 
 
 def check_data_files(spec: StudySpec) -> None:

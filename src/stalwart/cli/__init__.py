@@ -20,7 +20,14 @@ from typing import NoReturn
 from stalwart import __version__
 from stalwart.errors import UserError
 
-COMMAND_MODULES = ("stalwart.cli.study", "stalwart.cli.replay", "stalwart.cli.eval")
+COMMAND_MODULES = (
+    "stalwart.cli.study",
+    "stalwart.cli.replay",
+    "stalwart.cli.eval",
+    "stalwart.cli.pretrain",
+    "stalwart.cli.analyze",
+    "stalwart.cli.report",
+)
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by `head`
 """Output cut short: what Python's documentation recommends, and what rich (the text

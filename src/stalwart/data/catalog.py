@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stalwart.checks import boolean, first, integer, is_number
+from stalwart.checks import boolean, choice, first, integer, is_int, is_number
 from stalwart.data.shower import SHOWER_DEFAULTS, shower_problems
 from stalwart.errors import DataError
 
@@ -130,19 +130,56 @@ _CALORIMETER = DatasetInfo(
 
 
 # ---- files with an official training set: the pool is its first (size - n_val) rows ---------
+# Images per class of each official training set (MNIST is not balanced), so that the pool
+# of a class subset is known before loading.
+_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
+    "mnist": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    "fashion_mnist": (6000,) * 10,
+    "cifar10": (5000,) * 10,
+}
+PRETEXTS: tuple[str, ...] = ("none", "rotation")
+"""Self-supervised pretext tasks an image set can be loaded as (see
+:func:`stalwart.data.base.rotation_pretext`)."""
+
+
+def _classes_check(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if (not isinstance(value, list | tuple) or not value
+            or not all(is_int(c) and 0 <= c <= 9 for c in value)):
+        return [f"{key}: must be a list of class indices 0-9, got {value!r}"]
+    if len(set(value)) != len(value):
+        return [f"{key}: lists a class twice, got {list(value)}"]
+    return []
+
+
 def _files_check(o: Mapping[str, Any], key: Key) -> list[str]:
-    return [*integer(key("n_val"), o["n_val"], low=1), *boolean(key("download"), o["download"])]
+    found = [*integer(key("n_val"), o["n_val"], low=1), *boolean(key("download"), o["download"]),
+             *_classes_check(o["classes"], key("classes")),
+             *choice(key("pretext"), o["pretext"], PRETEXTS, what="pretext task")]
+    if not found and o["classes"] is not None and len(o["classes"]) < 2 and o["pretext"] == "none":
+        found.append(f"{key('classes')}: a classification task needs at least 2 classes, "
+                     f"got {list(o['classes'])}")
+    return found
 
 
-def _official(name: str, n_train: int, n_val: int, module: str) -> DatasetInfo:
+def _official_pool(name: str, o: Mapping[str, Any]) -> int:
+    counts = _CLASS_COUNTS[name]
+    kept = sum(counts) if o["classes"] is None else sum(counts[c] for c in o["classes"])
+    return (kept - int(o["n_val"])) * (4 if o["pretext"] == "rotation" else 1)
+
+
+def _official(name: str, n_val: int, module: str) -> DatasetInfo:
+    n_train = sum(_CLASS_COUNTS[name])
     return DatasetInfo(
         name=name,
         metrics={"classification": "accuracy"},
-        defaults={"n_val": n_val, "download": True},
+        defaults={"n_val": n_val, "download": True, "classes": None, "pretext": "none"},
         check=_files_check,
-        pool=lambda o: n_train - int(o["n_val"]),
+        pool=lambda o: _official_pool(name, o),
         pool_option="n_val",
-        pool_rule=f"the pool is {n_train:,} training images minus n_val",
+        pool_rule=(f"the pool is the {n_train:,} training images of the kept classes minus "
+                   "n_val, four rotations each with pretext 'rotation'"),
         find_local=f"{module}:find_local",
     )
 
@@ -208,9 +245,9 @@ def _tabular(name: str) -> DatasetInfo:
 
 CATALOG: dict[str, DatasetInfo] = {
     "calorimeter": _CALORIMETER,
-    "fashion_mnist": _official("fashion_mnist", 60000, 10000, "stalwart.data.mnist"),
-    "mnist": _official("mnist", 60000, 10000, "stalwart.data.mnist"),
-    "cifar10": _official("cifar10", 50000, 5000, "stalwart.data.cifar"),
+    "fashion_mnist": _official("fashion_mnist", 10000, "stalwart.data.mnist"),
+    "mnist": _official("mnist", 10000, "stalwart.data.mnist"),
+    "cifar10": _official("cifar10", 5000, "stalwart.data.cifar"),
     **{name: _tabular(name) for name in _SKLEARN_SIZES},
 }
 """Dataset name -> :class:`DatasetInfo`, in the order of :data:`stalwart.data.DATASETS`."""

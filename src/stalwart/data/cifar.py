@@ -167,4 +167,5 @@ def load_cifar10(
     )
     x_test, y_test = _to_tensors(*read_batch(directory / TEST_BATCH))
     return image_classification(NAME, task, x_all, y_all, x_test, y_test, n_val=n_val,
-                                classes=CLASSES, source=str(directory))
+                                classes=CLASSES, source=str(directory), keep=opts["classes"],
+                                pretext=opts["pretext"])

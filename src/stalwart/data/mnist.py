@@ -16,6 +16,12 @@ Split: the official training set's first ``60000 - n_val`` images are the pool, 
 ``n_val`` (default 10,000) the validation set; the official test set is the test set. The
 split is fixed: ``seed`` does not change it. Inputs are ``pixel / 255``, float32
 ``(N, 1, 28, 28)`` in ``[0, 1]``; labels int64 ``(N,)`` in ``0..9``.
+
+Option ``classes`` keeps a subset of the classes, relabelled in the order listed (e.g.
+``[5, 6, 7, 8, 9]`` -> ``0..4``: a transfer target for a backbone pretrained on
+``[0, 1, 2, 3, 4]``); the last ``n_val`` images of the subset are its validation split.
+Option ``pretext: rotation`` loads the self-supervised rotation task instead (four rotated
+copies of every image, labelled by the rotation).
 """
 
 from __future__ import annotations
@@ -185,7 +191,8 @@ def _labels(path: Path, n: int) -> torch.Tensor:
 def load_idx_dataset(
     source: IdxSource, *, task: str | None, root: str | Path | None, options: Mapping[str, Any]
 ) -> Dataset:
-    """Load ``source`` as a :class:`Dataset`. Options: ``n_val`` (10000), ``download`` (True)."""
+    """Load ``source`` as a :class:`Dataset`. Options: ``n_val`` (10000), ``download`` (True),
+    ``classes`` (null: all ten) and ``pretext`` (``none`` or ``rotation``)."""
     task = resolve_task(source.name, task, ("classification",))
     opts = CATALOG[source.name].resolve(options)
     n_val = opts["n_val"]
@@ -199,7 +206,8 @@ def load_idx_dataset(
     x_test = _images(paths["test_images"])
     y_test = _labels(paths["test_labels"], x_test.shape[0])
     return image_classification(source.name, task, x_all, y_all, x_test, y_test, n_val=n_val,
-                                classes=source.classes, source=str(paths["train_images"].parent))
+                                classes=source.classes, source=str(paths["train_images"].parent),
+                                keep=opts["classes"], pretext=opts["pretext"])
 
 
 def load_mnist(

@@ -142,6 +142,19 @@ class StalwartModel(nn.Module):
         bias = shift if last.bias is None else last.bias * scale + shift
         return box, weight, bias
 
+    def head_layer(self) -> nn.Linear:
+        """The final linear layer (the ``n_outputs`` logits or targets): what a linear probe
+        trains and what a pretrained backbone does not bring (its task had other outputs).
+
+        The last ``nn.Linear`` with ``n_outputs`` outputs in module order; every family
+        ends in one.
+        """
+        last = [m for m in self.modules()
+                if isinstance(m, nn.Linear) and m.out_features == self.n_outputs]
+        if not last:
+            raise TypeError(f"{type(self).__name__} has no final linear layer")
+        return last[-1]
+
     @property
     def uses_features(self) -> bool:
         """Whether ``forward`` needs ``features`` (read by the robustness evaluators)."""

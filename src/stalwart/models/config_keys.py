@@ -42,4 +42,9 @@ TRAINING_KEYS: frozenset[str] = frozenset({
     "trades_attack",
     "sens_lambda",
     "ibp_kappa",
+    "init_from",
+    "finetune",
+    "backbone_lr",
+    "backbone_weight_decay",
+    "decay_norm_bias",
 })

@@ -54,7 +54,8 @@ def make_activation(name: str, channels: int) -> nn.Module:
 @torch.no_grad()
 def initialize(model: nn.Module, scheme: str = "kaiming",
                generator: torch.Generator | None = None) -> None:
-    """(Re-)initialise every conv, linear, norm and PReLU layer of ``model`` in place.
+    """(Re-)initialise every conv, linear, norm, attention and PReLU layer of ``model`` in place,
+    and every module with a ``reset_with(generator)`` method (a family's own parameters).
 
     All draws come from ``generator`` (torch's global RNG when None), in the fixed order of
     ``model.modules()``, so the same seed always gives the same weights.
@@ -93,3 +94,13 @@ def initialize(model: nn.Module, scheme: str = "kaiming",
             module.reset_parameters()  # deterministic: ones, zeros, running stats reset
         elif isinstance(module, nn.PReLU):
             module.weight.fill_(0.25)
+        elif isinstance(module, nn.LayerNorm):
+            module.reset_parameters()  # deterministic: ones, zeros
+        elif isinstance(module, nn.MultiheadAttention):
+            # its packed query/key/value projection is a bare parameter, not a Linear
+            if module.in_proj_weight is not None:
+                nn.init.xavier_uniform_(module.in_proj_weight, generator=generator)
+            if module.in_proj_bias is not None:
+                module.in_proj_bias.zero_()
+        elif hasattr(module, "reset_with"):  # a family's own parameters (e.g. ViT's tokens)
+            module.reset_with(generator)

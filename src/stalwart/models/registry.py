@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from stalwart.models import mlp, resnet, small_cnn
+from stalwart.models import mlp, resnet, small_cnn, vit
 from stalwart.models.base import StalwartModel
 from stalwart.models.config_keys import TRAINING_KEYS
 from stalwart.models.layers import initialize
 from stalwart.models.spec import ModelFamily
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {
-    f.name: f for f in (small_cnn.FAMILY, mlp.FAMILY, resnet.FAMILY)
+    f.name: f for f in (small_cnn.FAMILY, mlp.FAMILY, resnet.FAMILY, vit.VIT, vit.HYBRID)
 }
 
 

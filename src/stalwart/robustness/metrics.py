@@ -94,9 +94,11 @@ def fgsm_acc(model: nn.Module, dataset: Dataset, *, eps: float = 8 / 255,
 def apgd_ce_acc(model: nn.Module, dataset: Dataset, *, eps: float = 8 / 255, steps: int = 100,
                 norm: str = "linf", n_restarts: int = 1, seed: int = 0,
                 n_samples: int | None = None, batch_size: int = 256) -> float:
-    """Robust accuracy under APGD-CE (``norm`` linf or l2)."""
-    first(choice("norm", norm, ("linf", "l2"), what="apgd_ce_acc norm"))
-    return _attack_metric(f"apgd_ce_{norm}", "apgd_ce_acc")(
+    """Robust accuracy under APGD-CE (``norm`` linf, l2 or l1: the l1 variant is the
+    sparse APGD of Croce & Hein, 2021, ``apgd_l1``)."""
+    first(choice("norm", norm, ("linf", "l2", "l1"), what="apgd_ce_acc norm"))
+    attack = "apgd_l1" if norm == "l1" else f"apgd_ce_{norm}"
+    return _attack_metric(attack, "apgd_ce_acc")(
         model, dataset, n_samples, batch_size, eps=eps, steps=steps, n_restarts=n_restarts,
         seed=seed)
 

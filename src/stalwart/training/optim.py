@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,8 +11,11 @@ from torch import nn
 from stalwart.training.settings import TrainingSettings
 
 
-def make_optimizer(params: Iterable[nn.Parameter], s: TrainingSettings) -> torch.optim.Optimizer:
-    """The optimizer a config names.
+def make_optimizer(params: Iterable[nn.Parameter] | Iterable[dict[str, Any]],
+                   s: TrainingSettings) -> torch.optim.Optimizer:
+    """The optimizer a config names, over parameters or parameter groups (each group's own
+    ``lr`` and ``weight_decay`` override the config's, see
+    :func:`stalwart.training.finetune.parameter_groups`).
 
     ``weight_decay`` is decoupled (AdamW-style) for every Adam-family optimizer, so that it
     means the same thing whichever one a config picks; for SGD it is torch's weight decay.
@@ -36,8 +40,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, s: TrainingSettings,
                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """A per-step schedule over ``total_steps`` optimizer steps, or None for ``none``.
 
-    ``cosine`` anneals from ``lr`` to 0; ``onecycle`` warms up to ``lr`` over the first
-    30% and anneals (cycling momentum/beta1 where the optimizer has it).
+    ``cosine`` anneals from each group's ``lr`` to 0; ``onecycle`` warms up to it over the
+    first 30% and anneals (cycling momentum/beta1 where the optimizer has it).
     """
     total_steps = max(1, total_steps)
     if s.schedule == "none":
@@ -47,7 +51,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, s: TrainingSettings,
     if s.schedule == "onecycle":
         cycle = s.optimizer != "sgd" or s.momentum > 0
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=s.lr, total_steps=total_steps, cycle_momentum=cycle
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=total_steps, cycle_momentum=cycle
         )
     raise ValueError(f"schedule: unknown schedule {s.schedule!r}")
 

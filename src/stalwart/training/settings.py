@@ -69,6 +69,26 @@ precisely what each loss computes):
 ``ibp_kappa`` [0.5]
     The ``ibp`` loss is ``kappa * task + (1 - kappa) * verified``; kappa starts at 1 and
     ramps to this value with the ramp above (Gowal et al., 2018: 1 to 0.5).
+
+Fine-tuning a pretrained backbone (:mod:`stalwart.training.finetune`; ``stalwart pretrain``
+writes backbones):
+
+``init_from`` [null]
+    A weights file (``.safetensors`` or ``.pt``; a relative path is relative to the
+    directory stalwart runs in): every tensor of the model but its head (the final linear
+    layer) and its normalisation buffers is loaded from it before training; the names and
+    shapes must match. A ``<file>.json`` beside it, as ``stalwart pretrain`` writes, lets
+    the spec check refuse a config whose architecture keys differ from the backbone's.
+``finetune`` ["full"]
+    ``full`` (every parameter trains) or ``linear_probe`` (only the head trains; the
+    backbone is frozen *and* kept in eval mode: BatchNorm statistics fixed, dropout off).
+    ``linear_probe`` needs ``init_from``.
+``backbone_lr`` [null], ``backbone_weight_decay`` [null]
+    The backbone's learning rate and weight decay (null: ``lr`` and ``weight_decay``); the
+    head always takes ``lr`` and ``weight_decay``.
+``decay_norm_bias`` [true]
+    Whether weight decay also applies to biases and normalisation parameters (LayerNorm,
+    BatchNorm, a ViT's tokens); ``false`` is the usual fine-tuning recipe.
 """
 
 from __future__ import annotations
@@ -88,6 +108,7 @@ TRAINING_LOSSES: tuple[str, ...] = ("task", "at", "trades", "sensitivity", "ibp"
 ADV_ATTACKS: tuple[str, ...] = ("pgd", "apgd")
 ROBUST_NORMS: tuple[str, ...] = ("linf", "l2")
 TRADES_ATTACKS: tuple[str, ...] = ("kl", "ce")
+FINETUNE_PROTOCOLS: tuple[str, ...] = ("full", "linear_probe")
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adamw",
@@ -119,6 +140,11 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "trades_attack": "kl",
     "sens_lambda": 0.01,
     "ibp_kappa": 0.5,
+    "init_from": None,
+    "finetune": "full",
+    "backbone_lr": None,
+    "backbone_weight_decay": None,
+    "decay_norm_bias": True,
 }
 
 # TRAINING_KEYS (every key the trainer reads; model families ignore these) is declared
@@ -163,6 +189,11 @@ class TrainingSettings:
     trades_attack: str
     sens_lambda: float
     ibp_kappa: float
+    init_from: str | None
+    finetune: str
+    backbone_lr: float | None
+    backbone_weight_decay: float | None
+    decay_norm_bias: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainingSettings:
@@ -175,7 +206,7 @@ class TrainingSettings:
         for key in ("lr", "momentum", "eps", "weight_decay", "l2", "robust_eps", "trades_beta",
                     "sens_lambda", "ibp_kappa"):
             s[key] = float(s[key])
-        for key in ("grad_clip", "adv_step_size"):
+        for key in ("grad_clip", "adv_step_size", "backbone_lr", "backbone_weight_decay"):
             if s[key] is not None:
                 s[key] = float(s[key])
         return cls(**s)
@@ -212,7 +243,30 @@ def check_training_config(config: Mapping[str, Any]) -> list[str]:
     p += number("grad_clip", s["grad_clip"], low=0.0, low_open=True, optional=True)
     if s["loss"] not in LOSSES:
         p.append(f"loss: unknown loss {s['loss']!r} (known: {', '.join(LOSSES)})")
-    return p + _robust_problems(s)
+    return p + _robust_problems(s) + _finetune_problems(s)
+
+
+def _finetune_problems(s: Mapping[str, Any]) -> list[str]:
+    """Problems with the fine-tuning keys (``s`` has every key, defaults filled)."""
+    p: list[str] = []
+    init_from = s["init_from"]
+    if init_from is not None and (not isinstance(init_from, str) or not init_from.strip()):
+        p.append(f"init_from: must be the path of a weights file, got {init_from!r}")
+    p += choice("finetune", s["finetune"], FINETUNE_PROTOCOLS, what="protocol")
+    p += number("backbone_lr", s["backbone_lr"], low=0.0, low_open=True, optional=True)
+    p += number("backbone_weight_decay", s["backbone_weight_decay"], low=0.0, optional=True)
+    p += boolean("decay_norm_bias", s["decay_norm_bias"])
+    if not p and s["finetune"] == "linear_probe" and init_from is None:
+        p.append("finetune: 'linear_probe' trains a head on a pretrained backbone; set "
+                 "init_from to its weights file")
+    if (not p and s["finetune"] == "linear_probe" and s["training_loss"] in ("at", "trades")
+            and s["adv_model_mode"] == "train"):
+        p.append("adv_model_mode: a linear probe keeps its frozen backbone in eval mode; "
+                 "an attack in train mode would update its BatchNorm statistics")
+    if not p and s["finetune"] == "linear_probe" and s["backbone_lr"] is not None:
+        p.append("backbone_lr: a linear probe freezes the backbone; remove backbone_lr or "
+                 "use finetune 'full'")
+    return p
 
 
 def _robust_problems(s: Mapping[str, Any]) -> list[str]:

@@ -21,6 +21,12 @@ from stalwart.core import Config, InstanceResult, instance_seed
 from stalwart.data.base import Dataset
 from stalwart.models import StalwartModel, build_model, check_model_config, count_parameters
 from stalwart.training.evaluation import predict
+from stalwart.training.finetune import (
+    backbone_to_eval,
+    freeze_backbone,
+    load_backbone,
+    parameter_groups,
+)
 from stalwart.training.losses import TrainingLoss
 from stalwart.training.objectives import Objective, objective_for, output_affine
 from stalwart.training.optim import l2_penalty, make_optimizer, make_schedule
@@ -142,6 +148,15 @@ def initial_model(config: Mapping[str, Any], instance_index: int, dataset: Datas
                           dataset, device)
 
 
+def optimizer_parameters(model: StalwartModel, s: TrainingSettings) -> Any:
+    """What the optimizer updates: the model's parameters as one group for a plain training
+    (the exact update of every earlier release), else the fine-tuning groups
+    (:func:`stalwart.training.finetune.parameter_groups`)."""
+    plain = (s.init_from is None and s.finetune == "full" and s.backbone_lr is None
+             and s.backbone_weight_decay is None and s.decay_norm_bias)
+    return model.parameters() if plain else parameter_groups(model, s)
+
+
 def _fork_devices(device: torch.device) -> list[int]:
     if device.type == "cuda":
         return [device.index if device.index is not None else torch.cuda.current_device()]
@@ -170,7 +185,7 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
     (:meth:`TrainingLoss.epoch_curves`).
     """
     n, bs = len(train), s.batch_size
-    optimizer = make_optimizer(model.parameters(), s)
+    optimizer = make_optimizer(optimizer_parameters(model, s), s)
     schedule = make_schedule(optimizer, s, s.epochs * math.ceil(n / bs))
     order = generator(plan.order)
     # BatchNorm cannot train on a single sample: a trailing batch of one is skipped.
@@ -183,6 +198,8 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
         torch.manual_seed(plan.dropout)
         for epoch in range(1, s.epochs + 1):
             model.train()
+            if s.finetune == "linear_probe":
+                backbone_to_eval(model)
             perm = torch.randperm(n, generator=order).to(device)
             total, seen = torch.zeros((), device=device), 0
             n_batches = max(math.ceil(n / bs), 1)
@@ -239,6 +256,10 @@ def _run(cfg: Config, instance_index: int, dataset: Dataset, study_seed: int,
     plan = seed_plan(cfg.id, instance_index, study_seed, variation)
     rows = subsample_indices(dataset.n_pool, train_size, plan.subsample)
     model = _build_initial(cfg, plan, dataset, dev)
+    if s.init_from is not None:
+        load_backbone(model, s.init_from)
+    if s.finetune == "linear_probe":
+        freeze_backbone(model)
     result.n_params = count_parameters(model)
     train = _split(dataset, "train", model.uses_features, dev, rows)
     val = _split(dataset, "val", model.uses_features, dev)

@@ -45,13 +45,18 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> nn.
     nn.Module
         ``model`` itself, for chaining.
     """
-    path = Path(path)
     device = next(iter(model.state_dict().values()), torch.empty(0)).device
+    model.load_state_dict(read_state(path, device), strict=strict)
+    return model
+
+
+def read_state(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The state dict in a file written by :func:`save_weights` (or any state dict file),
+    on ``device``: safetensors for ``*.safetensors``, else ``torch.load(weights_only=True)``,
+    which refuses pickled code."""
+    path = Path(path)
     if path.suffix == ".safetensors":
         if _st_load is None:
             raise ImportError("loading .safetensors needs the 'safetensors' package")
-        state = _st_load(str(path), device=str(device))
-    else:
-        state = torch.load(path, map_location=device, weights_only=True)
-    model.load_state_dict(state, strict=strict)
-    return model
+        return _st_load(str(path), device=str(device))
+    return torch.load(path, map_location=device, weights_only=True)
