@@ -128,6 +128,8 @@ class InstanceResult:
     status: Status = "ok"
     metrics: dict[str, float] = field(default_factory=dict)
     train_loss: float | None = None
+    """The training loss of the kept weights (the built-in trainer: the mean batch loss of
+    the epoch whose weights it keeps); None when a trainer reports none."""
     epochs: int = 0
     wall_time: float = 0.0
     n_params: int | None = None

@@ -178,6 +178,9 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
          result: InstanceResult, history: dict[str, float] | None = None) -> None:
     """The epoch loop; fills ``result.epochs`` / ``train_loss``; raises ``_Diverged``.
 
+    ``result.train_loss`` is the mean batch loss of the epoch whose weights the model ends
+    with: the best-validation epoch under ``restore_best``, else the last.
+
     Every batch minimises ``loss_fn.batch_loss`` (plus the ``l2`` penalty); validation
     (early stopping, ``restore_best``) measures ``loss_fn.objective``, the task's loss.
     With ``history``, each epoch's curves go into it as ``epoch<e>.<name>``: ``train_loss``,
@@ -192,6 +195,7 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     track = len(val) > 0 and (s.restore_best or s.patience is not None)
     best_loss, best_state, stale = math.inf, None, 0
+    best_train_loss: float | None = None
     # Dropout draws from the global RNG (it takes no generator): seed it from the plan
     # inside a fork so the caller's global RNG state is left untouched.
     with torch.random.fork_rng(devices=_fork_devices(device)):
@@ -235,14 +239,16 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
             if history is not None:
                 history[f"epoch{epoch}.val_loss"] = val_loss
             if val_loss < best_loss:
-                best_loss, stale = val_loss, 0
+                best_loss, stale, best_train_loss = val_loss, 0, result.train_loss
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 stale += 1
                 if s.patience is not None and stale >= s.patience:
                     break
     if s.restore_best and best_state is not None:
+        # the kept weights' epoch: its training loss is the one that describes them
         model.load_state_dict(best_state)
+        result.train_loss = best_train_loss
 
 
 def _run(cfg: Config, instance_index: int, dataset: Dataset, study_seed: int,
