@@ -398,12 +398,18 @@ class AskTellSession:
                              directory=self.directory / "artifacts")
         return AskedTrial(config.to_dict(), inst, trial, time.perf_counter())
 
-    def tell(self, asked: AskedTrial, value: Any = None, *, error: str | None = None) -> None:
+    def tell(self, asked: AskedTrial, value: Any = None, *, error: str | None = None,
+             train_loss: float | None = None) -> None:
         """Report an asked instance: its value (a number, or a mapping of metrics with the
         study's metric), NaN/inf for a diverged training, or ``error=`` text for a failed
-        one. Committed to the store before the strategy hears of it."""
+        one. ``train_loss`` is the training loss of the weights you evaluated (a criterion
+        with ``near_optimal`` keeps the instances whose training loss is near the
+        config's best; None: unknown, the instance is kept). Committed to the store before
+        the strategy hears of it."""
         result = result_of(Config(asked.config), asked.instance, value, self.spec.metric.name,
                            time.perf_counter() - asked.asked_at, error=error)
+        if train_loss is not None and error is None:
+            result.train_loss = float(train_loss)
         ex = self._executor
         n = ex.tell((asked.trial, result))
         with ex.cond:  # until the strategy has decided on it: ask() then sees what follows

@@ -192,10 +192,12 @@ def run_study(
             trials = [] if stopped_early else strategy.ask()
             for t in trials:
                 if (t.config_id, t.instance) in stored:
-                    # A resumed study tells what it told before, costs included, so that a
-                    # cost-aware strategy reaches the same state.
+                    # A resumed study tells what it told before, costs and training losses
+                    # included, so that a cost-aware strategy or a near-optimal criterion
+                    # reaches the same state.
                     done = stored[(t.config_id, t.instance)]
                     strategy.observe_cost(t, done.wall_time)
+                    strategy.observe_train_loss(t, done.train_loss)
                     strategy.tell(t, done.value(spec.metric.name))
                     n_told += 1
                 else:
@@ -218,6 +220,7 @@ def run_study(
                 stored[key] = result
                 inflight.discard(trial)
                 strategy.observe_cost(trial, result.wall_time)
+                strategy.observe_train_loss(trial, result.train_loss)
                 strategy.tell(trial, result.value(spec.metric.name))
                 n_told += 1
                 if progress.on_result:

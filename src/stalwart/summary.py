@@ -4,6 +4,12 @@ A study *has a valid result* when its strategy selected a config with at least o
 successful (``ok``) instance. A study that ended otherwise (every instance of its pick
 failed, or nothing was selected) has a :attr:`StudySummary.problem` instead, and the CLI
 exits 1: a selection resting on no result is not an answer.
+
+With a criterion's ``near_optimal`` option, each config's criterion value is computed on
+its near-optimal instances, from the training losses the store holds (the rule of
+:func:`stalwart.selection.criteria.near_optimal_mask`, the one the strategy applied), so
+the summary agrees with the selection; :attr:`ConfigSummary.kept` says which instances
+those are, and the selected config's statistics are computed on them too.
 """
 
 from __future__ import annotations
@@ -31,11 +37,21 @@ class ConfigSummary:
     n_failed: int
     criterion_value: float
     removed_at: int | None = None
+    kept: list[bool] | None = None
+    """Which instances (aligned with ``values``) the criterion scored: its near-optimal
+    ones; None when the criterion has no ``near_optimal`` option (it scored all)."""
 
     @property
     def n_ok(self) -> int:
         """Finished instances with a finite value of the metric (not failed, not diverged)."""
         return sum(math.isfinite(v) for v in self.values)
+
+    @property
+    def scored_values(self) -> list[float]:
+        """The values the criterion scored: all of them, or the ``kept`` ones."""
+        if self.kept is None:
+            return list(self.values)
+        return [v for v, k in zip(self.values, self.kept, strict=True) if k]
 
 
 @dataclass
@@ -53,6 +69,8 @@ class StudySummary:
     decisions: list[Decision]
     finished: bool
     statistics: dict[str, float] = field(default_factory=dict)
+    """The :data:`SHOWN_STATISTICS` of the selected config, over the instances its
+    criterion scored (:attr:`ConfigSummary.scored_values`)."""
     problem: str | None = None
     """Why the study ended without a valid result (see the module docstring); None while
     it has one or has not ended."""
@@ -74,9 +92,12 @@ class StudySummary:
 
     def to_dict(self) -> dict[str, Any]:
         def cfg(c: ConfigSummary) -> dict[str, Any]:
-            return {"config_id": c.config.id, "params": c.config.to_dict(), "values": c.values,
-                    "n_failed": c.n_failed, "criterion": _finite_or_none(c.criterion_value),
-                    "removed_at_step": c.removed_at}
+            out = {"config_id": c.config.id, "params": c.config.to_dict(), "values": c.values,
+                   "n_failed": c.n_failed, "criterion": _finite_or_none(c.criterion_value),
+                   "removed_at_step": c.removed_at}
+            if c.kept is not None:
+                out["near_optimal"] = c.kept
+            return out
 
         return {
             "name": self.name,
@@ -162,10 +183,15 @@ def summarize(store: Store, spec: StudySpec) -> StudySummary:
     for c in configs:
         rs = sorted(by_config[c.id], key=lambda r: r.instance)
         values = [r.value(metric) for r in rs]
-        arr = np.asarray(values, dtype=float)
-        crit = criterion.value(arr, direction) if len(arr) else math.nan
-        summaries.append(ConfigSummary(c, values, sum(r.status != "ok" for r in rs), crit,
-                                       removed.get(c.id)))
+        kept: list[bool] | None = None
+        if criterion.near_optimal is not None:
+            losses = [math.nan if r.train_loss is None else float(r.train_loss) for r in rs]
+            kept = [bool(k) for k in criterion.near_optimal.mask(losses, values)]
+        summary = ConfigSummary(c, values, sum(r.status != "ok" for r in rs), math.nan,
+                                removed.get(c.id), kept)
+        arr = np.asarray(summary.scored_values, dtype=float)
+        summary.criterion_value = criterion.value(arr, direction) if len(arr) else math.nan
+        summaries.append(summary)
     selection_id = store.get_meta("selection")
     selection = next((s for s in summaries if s.config.id == selection_id), None)
     problem = store.get_meta(NO_RESULT_META)
@@ -175,7 +201,7 @@ def summarize(store: Store, spec: StudySpec) -> StudySummary:
         selection = None
     stats: dict[str, float] = {}
     if selection is not None and selection.values:
-        arr = np.asarray(selection.values, dtype=float)
+        arr = np.asarray(selection.scored_values, dtype=float)
         for name in SHOWN_STATISTICS:
             stats[name] = get_criterion(name).value(arr, direction)
     times = [r.wall_time for r in results.values()]

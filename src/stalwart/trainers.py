@@ -5,7 +5,8 @@ built-in trainer (:func:`stalwart.training.train_instance`, chosen when a spec n
 ``trainer``) is one trainer among others. A user's trainer receives the config's
 hyperparameters as a plain ``dict`` and an :class:`Instance` that says which instance it
 is training and with what randomness, and returns the study's metric (a number) or a
-mapping of metrics that includes it. All returned metrics are stored.
+mapping of metrics that includes it. All returned metrics are stored; a ``train_loss``
+among them is also the instance's training loss (what a ``near_optimal`` criterion reads).
 
 What comes back decides the instance's status:
 
@@ -259,6 +260,9 @@ def result_of(config: Config, instance: Instance, value: Any, metric: str, wall_
         result.error = problem
         return result
     result.metrics = metrics
+    # a reported training loss is the instance's, as the built-in trainer's is (a
+    # near-optimal criterion reads it, see stalwart.selection.criteria)
+    result.train_loss = metrics.get("train_loss")
     if not all(math.isfinite(v) for v in metrics.values()):
         result.status = "diverged"
         bad = ", ".join(k for k, v in metrics.items() if not math.isfinite(v))

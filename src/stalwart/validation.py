@@ -94,7 +94,10 @@ def check_configs(spec: StudySpec) -> None:
 
 def check_selection(spec: StudySpec) -> None:
     from stalwart.selection import StrategySetup, get_criterion, make_strategy
+    from stalwart.selection.criteria import check_near_optimal
 
+    # The near-optimal option is every criterion's, so its key path is the criterion's own.
+    first(check_near_optimal(spec.criterion.params, prefix="criterion."), SpecError)
     try:
         criterion = get_criterion(spec.criterion.name, **spec.criterion.params)
     except (ValueError, TypeError) as exc:

@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "outcome": {"table"},
     "baselines": {"table", "outcome", "baselines"},
     "replay": {"table", "outcome", "baselines"},
+    "benchmark": {"benchmark"},  # the statistics of a benchmark table: on their own
 }
 
 

@@ -25,10 +25,22 @@ among the survivors with what they have. Before each ``tell`` the harness calls 
 strategy's ``observe_cost(trial, seconds)`` with the instance's table time, when the
 table has times and the strategy has that hook, so that a cost-aware strategy learns
 what its trainings cost as a live study would.
+
+Near-optimal criteria
+---------------------
+A criterion with ``near_optimal`` / ``near_optimal_relative`` scores each config on its
+near-optimal instances, chosen by their training losses: the table must have them
+(``train_loss_{i}`` columns, which ``stalwart results`` writes; ``--train-loss-pattern``
+names others), else the replay is refused (:func:`check_train_losses`). Before each
+``tell`` the harness calls ``observe_train_loss(trial, loss)`` with the table's training
+loss, as the study loop does, and the reference (:func:`reference_for`) ranks the full table
+on the same near-optimal samples. The baselines score rows without training losses, so
+they refuse such a criterion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,11 +49,12 @@ from typing import Any
 import numpy as np
 
 from stalwart.analysis.baselines import BASELINES, run_baseline
-from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary
-from stalwart.analysis.table import ResultTable
+from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary, standard_error
+from stalwart.analysis.table import TRAIN_LOSS_PREFIX, ResultTable
 from stalwart.core import Direction, Trial, derive_seed
 from stalwart.errors import UserError
-from stalwart.selection import STRATEGIES, StrategySetup, make_strategy
+from stalwart.selection import STRATEGIES, Criterion, StrategySetup, make_strategy, ranking
+from stalwart.selection.criteria import as_criterion
 
 
 def strategy_names() -> list[str]:
@@ -90,6 +103,72 @@ def _check_budget_seconds(table: ResultTable, budget_seconds: float | None) -> N
             "a budget in training seconds needs the table's time columns (none found; "
             "pass --time-pattern)"
         )
+
+
+def check_train_losses(table: ResultTable, criterion: Criterion) -> None:
+    """Refuse a ``near_optimal`` criterion on a table without training losses.
+
+    Raises
+    ------
+    UserError
+        one line naming the columns and the flag that reads them.
+    """
+    if criterion.near_optimal is None or table.train_losses is not None:
+        return
+    raise UserError(
+        f"criterion {criterion.label} needs each instance's training loss: the table has "
+        f"no {TRAIN_LOSS_PREFIX}_{{i}} columns (pass --train-loss-pattern to name them)"
+    )
+
+
+def reference_for(
+    table: ResultTable,
+    *,
+    criterion: Any,
+    direction: Direction,
+    failures: str = "worst",
+    top_k: int = 3,
+) -> Reference:
+    """The exhaustive reference of :meth:`Reference.from_table`, near-optimal aware.
+
+    Without ``near_optimal`` it is :meth:`Reference.from_table`. With it, the ranking,
+    the criterion values and the best's standard error are computed on each config's
+    near-optimal instances (the table's training losses), so that a pick is judged by the
+    criterion the strategies score. The checks (never-trained cells, no valid result) are
+    :meth:`Reference.from_table`'s: a config has a failed or a finite instance in its
+    near-optimal sample exactly when it has one at all (failed instances are always kept,
+    and so is the finished instance with the best training loss).
+
+    Raises
+    ------
+    UserError
+        a ``near_optimal`` criterion on a table without training losses
+        (:func:`check_train_losses`); :class:`~stalwart.errors.TableError` as
+        :meth:`Reference.from_table`.
+    """
+    crit = as_criterion(criterion)
+    check_train_losses(table, crit)
+    base = Reference.from_table(
+        table, criterion=crit.without_near_optimal(), direction=direction,
+        failures=failures, top_k=top_k,
+    )
+    if crit.near_optimal is None:
+        return base
+    losses = table.train_losses_by_id()
+    assert losses is not None  # check_train_losses
+    rows = {cid: crit.sample(v, losses[cid]) for cid, v in table.values_by_id().items()}
+    order = ranking(rows, crit.without_near_optimal(), direction, failures)  # type: ignore[arg-type]
+    values = {cid: crit.value(np.sort(v), direction, failures)  # type: ignore[arg-type]
+              for cid, v in rows.items()}
+    best = order[0]
+    return dataclasses.replace(
+        base,
+        ranking=order,
+        best=best,
+        best_value=values[best],
+        best_se=standard_error(rows[best], crit, direction, failures),
+        values=values,
+    )
 
 
 def _check_n_instances(table: ResultTable, n_instances: int | None) -> int:
@@ -158,7 +237,9 @@ def replay(
     UserError
         unknown strategy, bad order or parameter; a table with never-trained cells
         (:class:`~stalwart.errors.TableError`; see :meth:`ResultTable.complete`); a
-        ``budget_seconds`` that is not > 0 or a table without times for it.
+        ``budget_seconds`` that is not > 0 or a table without times for it; a
+        ``near_optimal`` criterion on a table without training losses, or with a
+        baseline.
     """
     table.require_complete()
     _check_budget_seconds(table, budget_seconds)
@@ -169,6 +250,17 @@ def replay(
     if strategy_name not in STRATEGIES and strategy_name not in BASELINES:
         valid = ", ".join(strategy_names())
         raise UserError(f"unknown strategy {strategy_name!r}; valid: {valid}")
+    try:
+        crit = as_criterion(criterion)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"strategy {strategy_name}: {exc}") from None
+    check_train_losses(table, crit)
+    if crit.near_optimal is not None and strategy_name in BASELINES:
+        raise UserError(
+            f"baseline {strategy_name} scores rows without their training losses: it does "
+            f"not take criterion option {crit.near_optimal.key} (replay a strategy: "
+            f"{', '.join(STRATEGIES)})"
+        )
     # One setup for either kind: a strategy is built from it, a baseline evaluates by it.
     try:
         setup = StrategySetup(
@@ -195,6 +287,9 @@ def replay(
     rows = {cid: i for i, cid in enumerate(table.config_ids)}
     times = table.times
     observe = getattr(strategy, "observe_cost", None) if times is not None else None
+    losses = table.train_losses
+    observe_loss = (getattr(strategy, "observe_train_loss", None)
+                    if losses is not None else None)
     limit = math.inf if budget_seconds is None else float(budget_seconds)
     trainings = 0
     spent = 0.0
@@ -212,6 +307,8 @@ def replay(
             seconds = math.nan if times is None else float(times[r, trial.instance])
             if observe is not None and not math.isnan(seconds):
                 observe(trial, seconds)
+            if observe_loss is not None and losses is not None:
+                observe_loss(trial, float(losses[r, trial.instance]))
             strategy.tell(trial, float(table.values[r, trial.instance]))
             trainings += 1
             if not math.isnan(seconds):
@@ -300,10 +397,8 @@ def replay_many(
     ):
         raise UserError(f"tolerance must be a number >= 0, got {tolerance!r}")
     _check_budget_seconds(table, budget_seconds)
-    from stalwart.selection import get_criterion
-
-    crit = get_criterion(criterion) if isinstance(criterion, str) else criterion
-    ref = reference or Reference.from_table(
+    crit = as_criterion(criterion)
+    ref = reference or reference_for(
         table, criterion=crit, direction=direction, failures=failures, top_k=top_k
     )
     outcomes: list[ReplayOutcome] = []

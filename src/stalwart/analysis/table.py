@@ -3,11 +3,13 @@
 A wide table is how per-instance results travel between studies and replays:
 
 * stalwart's own format (written by :func:`write_wide`, i.e. ``stalwart results --format
-  csv``): ``config_id``, the hyperparameter columns, ``<metric>_1 .. <metric>_n`` and
-  ``time_1 .. time_n`` (seconds);
+  csv``): ``config_id``, the hyperparameter columns, ``<metric>_1 .. <metric>_n``,
+  ``time_1 .. time_n`` (seconds) and, when the instances report one,
+  ``train_loss_1 .. train_loss_n`` (the training loss of each instance's kept weights,
+  which a criterion's ``near_optimal`` option needs);
 * any CSV with one row per model, hyperparameter columns and per-instance columns named
-  by a pattern such as ``ValAccuracy_{i}`` / ``TrainingTime_{i}`` (``{i}`` is the
-  instance's integer index; any start, no gaps).
+  by a pattern such as ``ValAccuracy_{i}`` / ``TrainingTime_{i}`` / ``TrainLoss_{i}``
+  (``{i}`` is the instance's integer index; any start, no gaps).
 
 Cells
 -----
@@ -27,7 +29,9 @@ cell, because a table that means something else by ``inf`` would be misread.
 never carry ``inf``.
 
 A time cell is empty exactly when its value cell is: a time without a result, or a
-result without a time, is an error.
+result without a time, is an error. The same holds for a training-loss cell, which is
+``nan`` for a finished instance whose training loss is unknown (a trainer that reports
+none, a diverged training).
 
 A replay needs a value for every instance it may ask for: :meth:`ResultTable.complete`
 keeps the instance columns that every config has (the warm-up of a halving study), and
@@ -86,6 +90,10 @@ class ResultTable:
     notes:
         one-line remarks on how the table was read (e.g. ``inf`` cells counted as failed),
         for the caller to show.
+    train_losses:
+        the training loss of each instance's kept weights, same shape as ``values`` (NaN:
+        unknown or never trained), or None when the table has none. A criterion's
+        ``near_optimal`` option needs them.
     """
 
     config_ids: list[str]
@@ -96,6 +104,7 @@ class ResultTable:
     instance_labels: list[int] = field(default_factory=list)
     trained: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    train_losses: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=float)
@@ -107,6 +116,10 @@ class ResultTable:
             self.times = np.asarray(self.times, dtype=float)
             if self.times.shape != self.values.shape:
                 raise ValueError("times must have the same shape as values")
+        if self.train_losses is not None:
+            self.train_losses = np.asarray(self.train_losses, dtype=float)
+            if self.train_losses.shape != self.values.shape:
+                raise ValueError("train_losses must have the same shape as values")
         if not self.instance_labels:
             self.instance_labels = list(range(1, self.values.shape[1] + 1))
         if self.trained is not None:
@@ -133,6 +146,12 @@ class ResultTable:
     def values_by_id(self) -> dict[str, np.ndarray]:
         """``{config_id: values}`` for every row, in table order."""
         return {cid: self.values[i] for i, cid in enumerate(self.config_ids)}
+
+    def train_losses_by_id(self) -> dict[str, np.ndarray] | None:
+        """``{config_id: training losses}`` for every row, or None without them."""
+        if self.train_losses is None:
+            return None
+        return {cid: self.train_losses[i] for i, cid in enumerate(self.config_ids)}
 
     def total_time(self) -> float | None:
         """Seconds an exhaustive search over the whole table trained (failed cells count 0)."""
@@ -199,6 +218,7 @@ class ResultTable:
             instance_labels=[self.instance_labels[i] for i in cols],
             trained=None,
             notes=list(self.notes),
+            train_losses=None if self.train_losses is None else self.train_losses[:, cols],
         )
 
 
@@ -236,10 +256,24 @@ def _is_time_prefix(prefix: str) -> bool:
     return prefix.lower().endswith("time")
 
 
+TRAIN_LOSS_PREFIX = "train_loss"
+"""The prefix of stalwart's training-loss columns (``train_loss_1 .. train_loss_n``)."""
+
+
+def _is_train_loss_prefix(prefix: str) -> bool:
+    # stalwart writes train_loss_i; other tools write TrainLoss_i, training_loss_i, ...
+    return re.sub(r"[^a-z]", "", prefix.lower()) in ("trainloss", "trainingloss")
+
+
 def _detect_value_columns(header: Sequence[str], path: str) -> tuple[str, dict[int, str]]:
     families = _families(header)
     times = {p: f for p, f in families.items() if _is_time_prefix(p)}
     candidates = {p: f for p, f in families.items() if not _is_time_prefix(p)}
+    if len(candidates) > 1:
+        # The training losses travel beside the metric; a table whose only instance
+        # columns are training losses still reads them as its metric, as before.
+        metric_like = {p: f for p, f in candidates.items() if not _is_train_loss_prefix(p)}
+        candidates = metric_like or candidates
     if len(candidates) > 1 and len(times) == 1:
         # A hyperparameter such as `layer_2` looks like a family of one; the metric is
         # the family with the same instance indices as the time columns.
@@ -265,6 +299,19 @@ def _detect_time_columns(header: Sequence[str], exclude: Iterable[str]) -> dict[
     ]
     # Ambiguous (several time families): better no times than the wrong ones.
     return times[0] if len(times) == 1 else None
+
+
+def _detect_train_loss_columns(
+    header: Sequence[str], exclude: Iterable[str]
+) -> dict[int, str] | None:
+    excluded = set(exclude)
+    families = [
+        f
+        for p, f in _families(header).items()
+        if _is_train_loss_prefix(p) and not excluded.intersection(f.values())
+    ]
+    # Ambiguous (several training-loss families): better none than the wrong ones.
+    return families[0] if len(families) == 1 else None
 
 
 def _check_contiguous(columns: dict[int, str], what: str, path: str) -> list[int]:
@@ -351,6 +398,36 @@ def _parse_time(cell: str, *, path: str, line: int, column: str) -> float | None
     )
 
 
+def _parse_train_loss(cell: str, *, path: str, line: int, column: str) -> float | None:
+    """A training loss: a number (NaN, and any non-finite number: unknown) or None
+    (empty cell)."""
+    text = cell.strip()
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(
+            f"{path}: line {line}, column {column!r}: {text!r} is not a training loss "
+            "(a number, or nan when unknown)"
+        ) from None
+    return value if math.isfinite(value) else math.nan
+
+
+def _paired(v: float | None, other: float | None, col: str, other_col: str, *, path: str,
+            line: int) -> None:
+    """Refuse a value cell and its time or training-loss cell that disagree on emptiness."""
+    if (other is None) != (v is None):
+        # A result without its time (or the reverse) is a broken table, not an
+        # untrained instance: refuse rather than guess which cell is right.
+        empty, full = (other_col, col) if other is None else (col, other_col)
+        raise TableError(
+            f"{path}: line {line}, column {empty!r} is empty but {full!r} is not "
+            "(an empty cell is an instance never trained: leave both empty, or "
+            "write nan for a failed one)"
+        )
+
+
 def _parse_instances(
     row: Sequence[str],
     pos: Mapping[str, int],
@@ -361,10 +438,13 @@ def _parse_instances(
     path: str,
     line: int,
     infinities: _Infinities,
-) -> tuple[list[float], list[float] | None, list[bool]]:
-    """One row's values, times and trained mask (an empty cell: never trained)."""
+    loss_cols: Mapping[int, str] | None = None,
+) -> tuple[list[float], list[float] | None, list[bool], list[float] | None]:
+    """One row's values, times, trained mask (an empty cell: never trained) and
+    training losses."""
     values: list[float] = []
     times: list[float] | None = None if time_cols is None else []
+    losses: list[float] | None = None if loss_cols is None else []
     trained: list[bool] = []
     for i in labels:
         col = value_cols[i]
@@ -372,21 +452,17 @@ def _parse_instances(
                           infinities=infinities)
         trained.append(v is not None)
         values.append(math.nan if v is None else v)
-        if time_cols is None or times is None:
-            continue
-        tcol = time_cols[i]
-        t = _parse_time(row[pos[tcol]], path=path, line=line, column=tcol)
-        if (t is None) != (v is None):
-            # A result without its time (or the reverse) is a broken table, not an
-            # untrained instance: refuse rather than guess which cell is right.
-            empty, full = (tcol, col) if t is None else (col, tcol)
-            raise TableError(
-                f"{path}: line {line}, column {empty!r} is empty but {full!r} is not "
-                "(an empty cell is an instance never trained: leave both empty, or "
-                "write nan for a failed one)"
-            )
-        times.append(math.nan if t is None else t)
-    return values, times, trained
+        if time_cols is not None and times is not None:
+            tcol = time_cols[i]
+            t = _parse_time(row[pos[tcol]], path=path, line=line, column=tcol)
+            _paired(v, t, col, tcol, path=path, line=line)
+            times.append(math.nan if t is None else t)
+        if loss_cols is not None and losses is not None:
+            lcol = loss_cols[i]
+            loss = _parse_train_loss(row[pos[lcol]], path=path, line=line, column=lcol)
+            _paired(v, loss, col, lcol, path=path, line=line)
+            losses.append(math.nan if loss is None else loss)
+    return values, times, trained, losses
 
 
 def _cell_matches(cell: str, wanted: str) -> bool:
@@ -406,6 +482,7 @@ def read_table(
     id_column: str | None = None,
     param_columns: list[str] | None = None,
     filter: Mapping[str, str] | None = None,  # named after the CLI flag
+    train_loss_pattern: str | None = None,
 ) -> ResultTable:
     """Read a wide CSV of per-instance results.
 
@@ -419,6 +496,10 @@ def read_table(
         family ``X_1..X_n`` whose prefix does not end in ``time``; without
         ``time_pattern`` the times are the one family whose prefix ends in ``time``
         (``time_i``, ``TrainingTime_i``), if any.
+    train_loss_pattern:
+        the training-loss columns, e.g. ``"TrainLoss_{i}"``. Without it, the one family
+        whose prefix is ``train_loss``, ``TrainLoss``, ``training_loss`` (any case,
+        separators ignored), if any; never the metric's own columns.
     id_column:
         column holding the config id. Default: ``config_id``, else ``model``, else the
         stable hash of the row's hyperparameters (:attr:`stalwart.core.Config.id`).
@@ -486,7 +567,32 @@ def read_table(
             f"({len(time_cols)} columns), {metric} columns {labels[0]}..{labels[-1]}"
         )
 
-    instance_cols = set(value_cols.values()) | set((time_cols or {}).values())
+    if train_loss_pattern is not None:
+        loss_cols: dict[int, str] | None = _match_columns(
+            header, _pattern_regex(train_loss_pattern, "--train-loss-pattern")
+        )
+        if not loss_cols:
+            raise TableError(
+                f"{where}: no columns match --train-loss-pattern {train_loss_pattern!r}"
+            )
+        clash = set(loss_cols.values()) & set(value_cols.values())
+        if clash:
+            raise TableError(
+                f"{where}: --train-loss-pattern {train_loss_pattern!r} matches the {metric} "
+                f"columns (e.g. {sorted(clash)[0]!r})"
+            )
+    else:
+        loss_cols = _detect_train_loss_columns(
+            header, [*value_cols.values(), *(time_cols or {}).values()]
+        )
+    if loss_cols is not None and sorted(loss_cols) != labels:
+        raise TableError(
+            f"{where}: training-loss columns have indices {min(loss_cols)}..{max(loss_cols)} "
+            f"({len(loss_cols)} columns), {metric} columns {labels[0]}..{labels[-1]}"
+        )
+
+    instance_cols = (set(value_cols.values()) | set((time_cols or {}).values())
+                     | set((loss_cols or {}).values()))
     for col in [id_column, *(param_columns or []), *(filter or {})]:
         if col is not None and col not in header:
             raise TableError(f"{where}: no column {col!r}")
@@ -500,6 +606,7 @@ def read_table(
     params: list[dict[str, Any]] = []
     values: list[list[float]] = []
     times: list[list[float]] = []
+    losses: list[list[float]] = []
     trained: list[list[bool]] = []
     infinities = _Infinities()
     seen: dict[str, int] = {}
@@ -527,14 +634,16 @@ def read_table(
         seen[cid] = line
         ids.append(cid)
         params.append(hp)
-        row_values, row_times, row_trained = _parse_instances(
+        row_values, row_times, row_trained, row_losses = _parse_instances(
             row, pos, value_cols, time_cols, labels, path=where, line=line,
-            infinities=infinities,
+            infinities=infinities, loss_cols=loss_cols,
         )
         values.append(row_values)
         trained.append(row_trained)
         if row_times is not None:
             times.append(row_times)
+        if row_losses is not None:
+            losses.append(row_losses)
     if not ids:
         if filter:
             spec = ",".join(f"{c}={v}" for c, v in filter.items())
@@ -551,6 +660,7 @@ def read_table(
         # None when every cell was run, so a full table reads exactly as before.
         trained=None if mask.all() else mask,
         notes=infinities.note(where),
+        train_losses=np.array(losses, dtype=float) if loss_cols is not None else None,
     )
 
 
@@ -576,8 +686,10 @@ def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
 
     Columns: ``config_id``, the hyperparameter columns (union over rows, first-seen
     order; lists/dicts as JSON), ``<metric>_1..n``, then ``time_1..n`` when the table has
-    times. Failed instances (any non-finite value) are written ``nan``; instances never
-    trained (``table.trained`` False) are left empty, value and time.
+    times, then ``train_loss_1..n`` when it has training losses (not when the metric is
+    itself a training loss, e.g. ``train_loss``: the columns would clash). Failed instances (any
+    non-finite value) are written ``nan``, and so are unknown training losses; instances
+    never trained (``table.trained`` False) are left empty, value, time and training loss.
 
     Parameters
     ----------
@@ -593,6 +705,9 @@ def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
     header = ["config_id", *keys, *(f"{table.metric}_{i}" for i in range(1, n + 1))]
     if table.times is not None:
         header += [f"time_{i}" for i in range(1, n + 1)]
+    losses = None if _is_train_loss_prefix(table.metric) else table.train_losses
+    if losses is not None:
+        header += [f"{TRAIN_LOSS_PREFIX}_{i}" for i in range(1, n + 1)]
 
     def emit(stream: TextIO) -> None:
         writer = csv.writer(stream, lineterminator="\n")
@@ -603,6 +718,8 @@ def write_wide(target: str | Path | TextIO, table: ResultTable) -> None:
             cells += [_format_number(v) if t else "" for v, t in zip(table.values[r], ran, strict=True)]
             if table.times is not None:
                 cells += [_format_number(v) if t else "" for v, t in zip(table.times[r], ran, strict=True)]
+            if losses is not None:
+                cells += [_format_number(v) if t else "" for v, t in zip(losses[r], ran, strict=True)]
             writer.writerow(cells)
 
     if isinstance(target, str | Path):
@@ -638,6 +755,11 @@ def table_from_results(
     cell, unlike a failed one (``nan``): the table of a study that eliminated configs
     early is honest about what it knows. ``read_table`` reads the empty cells back as
     never trained, and ``stalwart replay`` replays the columns every config has.
+
+    The table has training losses (``InstanceResult.train_loss``; NaN where unknown)
+    when at least one result reports a finite one; a study whose trainer reports none
+    gets no training-loss columns, so a replay with a ``near_optimal`` criterion refuses
+    it instead of silently scoring every instance.
     """
     items = list(results)
     if n_instances is None:
@@ -646,11 +768,14 @@ def table_from_results(
     row = {cid: i for i, cid in enumerate(ids)}
     values = np.full((len(ids), n_instances), np.nan)
     times = np.full((len(ids), n_instances), np.nan)
+    losses = np.full((len(ids), n_instances), np.nan)
     trained = np.zeros((len(ids), n_instances), dtype=bool)
     for r in items:
         if r.config_id in row and 0 <= r.instance < n_instances:
             values[row[r.config_id], r.instance] = r.value(metric)
             times[row[r.config_id], r.instance] = r.wall_time
+            if r.train_loss is not None:
+                losses[row[r.config_id], r.instance] = float(r.train_loss)
             trained[row[r.config_id], r.instance] = True
     return ResultTable(
         config_ids=ids,
@@ -659,4 +784,5 @@ def table_from_results(
         times=times,
         metric=metric,
         trained=trained,
+        train_losses=losses if np.isfinite(losses).any() else None,
     )

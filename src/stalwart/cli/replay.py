@@ -12,6 +12,9 @@ Examples
     stalwart replay big.csv --strategy racing --param sided=two --budget-seconds 36000 \
         --tolerance 0.005 --direction maximize --format json > replays.json
 
+    stalwart replay results.csv --strategy halving --warmup 3 --criterion worst \
+        --criterion-param near_optimal_relative=0.05 --direction minimize
+
 Nothing is adjusted silently: settings that cannot apply are refused (one line, exit 2)
 and settings that make the replay uninformative (a warm-up that covers every instance, a
 table with ``inf`` cells, a table of a study that never trained some instances, rows
@@ -33,6 +36,7 @@ from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary
 from stalwart.analysis.replay import (
     check_order,
     random_orders,
+    reference_for,
     replay,
     replay_many,
     strategy_names,
@@ -78,7 +82,9 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a criterion parameter, e.g. upper=90 for pd (repeatable)",
+        help="a criterion parameter, e.g. upper=90 for pd, or near_optimal=EPS / "
+        "near_optimal_relative=R to score each config on its instances whose training loss "
+        "is within EPS (R times) of its best (needs training-loss columns) (repeatable)",
     )
     p.add_argument("--direction", required=True, choices=("maximize", "minimize"))
     p.add_argument("--failures", default="worst", choices=("worst", "ignore"))
@@ -123,6 +129,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--top-k", type=int, help=f"k of P(top-k) (default {DEFAULT_TOP_K})")
     p.add_argument("--value-pattern", help="instance value columns, e.g. 'ValAccuracy_{i}'")
     p.add_argument("--time-pattern", help="instance time columns, e.g. 'TrainingTime_{i}'")
+    p.add_argument(
+        "--train-loss-pattern",
+        help="instance training-loss columns, e.g. 'TrainLoss_{i}' (default: train_loss_{i} "
+        "when present); a near_optimal criterion needs them",
+    )
     p.add_argument("--id-column", help="column holding the config id")
     p.add_argument(
         "--filter",
@@ -207,6 +218,7 @@ def _load(args: argparse.Namespace, notes: list[str]) -> ResultTable:
         args.table,
         value_pattern=args.value_pattern,
         time_pattern=args.time_pattern,
+        train_loss_pattern=args.train_loss_pattern,
         id_column=args.id_column,
         filter=_pairs(args.filter, "--filter", typed=False) or None,
     )
@@ -414,7 +426,7 @@ def run(args: argparse.Namespace) -> int:
     repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
     top_k = min(DEFAULT_TOP_K, table.n_configs) if args.top_k is None else args.top_k
     try:
-        ref = Reference.from_table(
+        ref = reference_for(
             table, criterion=crit, direction=args.direction, failures=args.failures,
             top_k=top_k,
         )

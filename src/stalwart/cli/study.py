@@ -224,7 +224,9 @@ def _print_show(s: StudySummary, out: Console) -> None:
         c = s.selection
         out.print(f"[bold]selected[/bold] {c.config.id}: {c.config.to_json()}")
         stats = ", ".join(f"{k} {_fmt(v)}" for k, v in s.statistics.items())
-        out.print(f"  {spec.criterion.name} = {_fmt(c.criterion_value)} over {len(c.values)} instances ({stats})")
+        over = (f"{len(c.values)} instances" if c.kept is None else
+                f"the {sum(c.kept)} near-optimal of {len(c.values)} instances")
+        out.print(f"  {spec.criterion.name} = {_fmt(c.criterion_value)} over {over} ({stats})")
     frac = s.n_trainings / s.n_exhaustive if s.n_exhaustive else math.nan
     out.print(f"trainings: {s.n_trainings} of {s.n_exhaustive} exhaustive ({frac:.1%}); "
               f"saving {1 / frac if frac else math.nan:.1f}x")
@@ -349,7 +351,9 @@ def cmd_results(args: argparse.Namespace) -> int:
              "values": [v if math.isfinite(v) else None for v in table.values[i].tolist()],
              "trained": ran[i],
              "times": None if table.times is None else
-             [v if math.isfinite(v) else None for v in table.times[i].tolist()]}
+             [v if math.isfinite(v) else None for v in table.times[i].tolist()],
+             "train_losses": None if table.train_losses is None else
+             [v if math.isfinite(v) else None for v in table.train_losses[i].tolist()]}
             for i, cid in enumerate(table.config_ids)
         ],
     }

@@ -57,7 +57,7 @@ def spec_summary(data: StudyData) -> list[tuple[str, Any]]:
     crit = spec.criterion.params
     inst = spec.instances
     what = (f"trainer {spec.trainer}" if spec.trainer else
-            f"model {spec.model} on dataset {spec.dataset.name if spec.dataset else '-'}"
+            f"model {spec.model or 'set per config'} on dataset {spec.dataset.name if spec.dataset else '-'}"
             + (f" ({spec.dataset.task})" if spec.dataset and spec.dataset.task else ""))
     rows: list[tuple[str, Any]] = [
         ("strategy", f"{name} ({_params(strategy)})"),

@@ -120,6 +120,17 @@ otherwise, when run again from the same spec; replays read fixed times from the 
 stay reproducible. The default (False) takes every training as equally costly, which keeps
 "the same spec gives the same selection" for live studies.
 
+Near-optimal criteria
+---------------------
+A criterion with ``near_optimal`` / ``near_optimal_relative`` is refused. The statement
+above rests on each config's sample growing by one independent draw per look (``m`` grows
+by one, so a pair has one look per ``m``) and on the pooled noise of those draws. A
+near-optimal sample is chosen by the training losses: a new instance with a lower
+training loss can drop earlier ones, so a config's sample can shrink, the same ``m`` can
+be looked at twice, and the kept values are no longer independent draws of one
+distribution. The option is meant for the pessimistic criteria (``worst``, ``cvar``),
+which have no bound here anyway; exhaustive, halving and racing take it.
+
 Determinism (asynchronous hand-out)
 -----------------------------------
 The strategy does not wait for whole steps. Its trials are numbered in the order it
@@ -165,7 +176,8 @@ class Adaptive(ScoredStrategy):
     ----------
     setup:
         see :class:`~stalwart.selection.base.StrategySetup`; the criterion must be one of
-        ``mean``, ``median``, ``q1``, ``q3``, ``std``.
+        ``mean``, ``median``, ``q1``, ``q3``, ``std``, without ``near_optimal`` (see
+        *Near-optimal criteria* in the module docstring).
     confidence:
         in (0, 1): with at least this probability (under the model of the module
         docstring) the best config is never removed and a tolerance stop picks a config
@@ -211,6 +223,13 @@ class Adaptive(ScoredStrategy):
             problems.append(
                 f"adaptive: criterion {self.criterion.name!r} has no confidence bound "
                 f"(choose from {', '.join(SUPPORTED)})"
+            )
+        if self.criterion.near_optimal is not None:
+            problems.append(
+                f"adaptive: criterion option {self.criterion.near_optimal.key} is not "
+                "supported: its bounds assume a config's sample only grows by independent "
+                "draws, while a near-optimal sample can drop instances when a new one "
+                "trains better; use exhaustive, halving or racing"
             )
         first(problems)
         from scipy import stats  # slow to import; only the statistics need it

@@ -13,6 +13,12 @@ diverged instance. Decisions (eliminations, selection) are taken inside ``tell``
 step's results are complete, so the order of ``tell`` calls within a step never changes
 the outcome: a study resumed from its store replays its stored results and arrives at
 the same state as an uninterrupted run.
+
+Two hooks let a caller say more about a finished trial, each called once, right before
+its ``tell``: ``observe_cost(trial, seconds)`` (its training time) and
+``observe_train_loss(trial, loss)`` (the training loss of its kept weights, which a
+criterion with ``near_optimal`` needs). The study loop calls both for live and resumed
+results, the replay harness for every trial it tells.
 """
 
 from __future__ import annotations
@@ -124,6 +130,8 @@ class Strategy(ABC):
         self.direction: Direction = setup.direction
         self.failures: Failures = setup.failures
         self.values: dict[str, dict[int, float]] = {c: {} for c in self.config_ids}
+        #: the training loss of each instance heard (NaN: unknown), by config and index.
+        self.train_losses: dict[str, dict[int, float]] = {c: {} for c in self.config_ids}
         self.decisions: list[Decision] = []
         self.n_asked = 0
         self._pending: set[Trial] = set()
@@ -151,6 +159,24 @@ class Strategy(ABC):
         with the stored time, to reach the same state. The default ignores it.
         """
         return None
+
+    def observe_train_loss(self, trial: Trial, loss: float | None) -> None:
+        """Hear the training loss of ``trial``'s kept weights, right before its ``tell``.
+
+        Callers (the study loop, the replay harness) call this exactly as
+        :meth:`observe_cost`: once per finished trial, immediately before :meth:`tell`,
+        for live results and for every stored result a resumed study replays. ``None``
+        (the trainer reports none) and non-finite losses are recorded as unknown (NaN).
+        The loss is stored in :attr:`train_losses`; a criterion with ``near_optimal``
+        uses it only once the trial is told (the near-optimal sample is taken over told
+        instances), so decisions stay independent of the order of calls.
+        """
+        if trial.config_id not in self.train_losses:
+            raise KeyError(f"unknown config {trial.config_id!r}")
+        value = math.nan if loss is None else float(loss)
+        self.train_losses[trial.config_id][trial.instance] = (
+            value if math.isfinite(value) else math.nan
+        )
 
     def planned_trainings(self) -> int | None:
         """The trainings this strategy will hand out, when known before it runs.

@@ -40,13 +40,44 @@ gets the key ``(inf, inf)``.
 
 Percentiles use numpy's linear interpolation between order statistics
 (``np.percentile(..., method="linear")``, numpy's default, "type 7" of Hyndman & Fan).
+
+Near-optimal instances (pessimistic selection)
+----------------------------------------------
+Pessimistic bilevel tuning (arXiv 2412.03666) scores a hyperparameter by the *worst*
+validation loss over its epsilon-optimal trained models (training loss within epsilon of
+the best), not by the luckiest one. A config's instances approximate that set, so every
+criterion takes an option that restricts its sample to them (:class:`NearOptimal`):
+
+* ``near_optimal: eps``: keep the instances whose training loss is at most the config's
+  best training loss plus ``eps`` (training-loss units);
+* ``near_optimal_relative: r``: the slack is ``r`` times the best training loss (its
+  absolute value), e.g. 0.05 keeps the instances within 5% of the best.
+
+At most one of them; ``criterion: {name: worst, near_optimal_relative: 0.05}`` in a spec.
+:func:`near_optimal_mask` is the rule, applied before the statistic (and before the
+failure policy, which decides as before):
+
+* a failed instance (non-finite value) is always kept, and its training loss does not
+  count for the best: the failure policy, not its training loss, decides what it means;
+* an instance whose training loss is unknown (None, NaN or infinite: a user trainer
+  that reports none, a diverged training) is kept: nothing shows it is far from optimal,
+  and keeping it errs on the pessimistic side; a config with no known training loss is
+  scored on all its instances, exactly as without the option;
+* the best training loss itself and every tie with it are always kept, so a config with
+  a finished instance keeps at least one finished instance;
+* the threshold is compared with a relative tolerance of ``1e-12``, so that a training
+  loss at exactly ``best + eps`` is not dropped by floating-point error.
+
+The criterion carries the option (:attr:`Criterion.near_optimal`); callers that hold the
+training losses apply it with :meth:`Criterion.sample` (the strategies, the full-table
+:func:`~stalwart.selection.scored.ranking`, the study summary, the replays).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -65,6 +96,10 @@ Statistic = Callable[[np.ndarray, Direction], float]
 _SIGNIFICANT_DIGITS = 6
 _ZERO_SPREAD = 1e-12
 _FAILED_KEY: tuple[float, float] = (math.inf, math.inf)
+_NEAR_TOLERANCE = 1e-12
+
+#: the criterion options that restrict a config's sample to its near-optimal instances.
+NEAR_OPTIMAL_KEYS: tuple[str, ...] = ("near_optimal", "near_optimal_relative")
 
 
 def check_direction(direction: str) -> Direction:
@@ -91,26 +126,157 @@ def round_significant(x: float, digits: int = _SIGNIFICANT_DIGITS) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
+def near_optimal_mask(
+    train_losses: np.ndarray | list[float],
+    slack: float,
+    relative: bool = False,
+    values: np.ndarray | list[float] | None = None,
+) -> np.ndarray:
+    """Which instances of one config are near-optimal: a boolean array, True = kept.
+
+    Parameters
+    ----------
+    train_losses:
+        each instance's training loss; NaN (or any non-finite number) when unknown.
+    slack:
+        ``eps >= 0``: the most an instance's training loss may exceed the best one.
+    relative:
+        the slack is a fraction of the best training loss (``eps * |best|``).
+    values:
+        the instances' metric values, aligned with ``train_losses``; an instance whose
+        value is non-finite (failed) is kept and does not count for the best.
+
+    See the module docstring for the rule. Pure: the same arrays give the same mask in
+    any order of the instances.
+
+    >>> near_optimal_mask([0.10, 0.12, 0.30, float("nan")], 0.05).tolist()
+    [True, True, False, True]
+    >>> near_optimal_mask([0.10, 0.12, 0.30], 0.1, relative=True).tolist()
+    [True, False, False]
+    """
+    losses = np.asarray(train_losses, dtype=float).ravel()
+    known = np.isfinite(losses)
+    if values is not None:
+        x = np.asarray(values, dtype=float).ravel()
+        if x.shape != losses.shape:
+            raise ValueError("values and train_losses must have the same length")
+        finished = np.isfinite(x)
+    else:
+        finished = np.ones(losses.shape, dtype=bool)
+    candidates = known & finished
+    if not candidates.any():
+        return np.ones(losses.shape, dtype=bool)
+    best = float(np.min(losses[candidates]))
+    threshold = best + (slack * abs(best) if relative else slack)
+    within = np.zeros(losses.shape, dtype=bool)
+    within[known] = losses[known] <= threshold + _NEAR_TOLERANCE * max(abs(threshold), 1e-300)
+    return ~candidates | within
+
+
+@dataclass(frozen=True)
+class NearOptimal:
+    """Restrict a config's sample to its near-optimal instances (see the module docstring).
+
+    ``slack`` is in training-loss units, or a fraction of the best training loss when
+    ``relative``.
+    """
+
+    slack: float
+    relative: bool = False
+
+    @property
+    def key(self) -> str:
+        """The option's name in a spec: ``near_optimal`` or ``near_optimal_relative``."""
+        return NEAR_OPTIMAL_KEYS[1] if self.relative else NEAR_OPTIMAL_KEYS[0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.key}={self.slack:g}"
+
+    def mask(
+        self, train_losses: np.ndarray | list[float], values: np.ndarray | list[float] | None = None
+    ) -> np.ndarray:
+        """:func:`near_optimal_mask` with this slack."""
+        return near_optimal_mask(train_losses, self.slack, self.relative, values)
+
+
+def check_near_optimal(params: Mapping[str, object], prefix: str = "") -> list[str]:
+    """Problems with the ``near_optimal*`` entries of ``params`` (others are ignored).
+
+    Each is a number >= 0, and at most one of them is given. ``prefix`` goes before the
+    key in the messages (``"criterion."`` for a spec).
+    """
+    given = [k for k in NEAR_OPTIMAL_KEYS if k in params]
+    problems = [p for k in given for p in number(f"{prefix}{k}", params[k], low=0)]
+    if len(given) > 1:
+        problems.append(
+            f"{prefix}{given[1]}: give one of {' or '.join(NEAR_OPTIMAL_KEYS)}, not both"
+        )
+    return problems
+
+
 @dataclass(frozen=True)
 class Criterion:
     """A named robustness statistic with its parameters.
 
     Use :func:`get_criterion` to build one. ``value`` gives the raw statistic (for
     reports), ``key`` the sort key (lower is better); see the module docstring.
+    ``near_optimal`` (None: off) restricts a config's sample to its near-optimal
+    instances; ``value`` and ``key`` take the sample already restricted: callers that
+    hold training losses restrict it with :meth:`sample`.
     """
 
     name: str
     kind: Kind
     statistic: Statistic = field(compare=False, repr=False)
     params: Mapping[str, float] = field(default_factory=dict, hash=False)
+    near_optimal: NearOptimal | None = None
 
     @property
     def label(self) -> str:
-        """The name with its parameters, e.g. ``pd(upper=90, lower=10)``."""
-        if not self.params:
-            return self.name
-        inner = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
-        return f"{self.name}({inner})"
+        """The name with its parameters, e.g. ``pd(upper=90, lower=10)`` or
+        ``worst(near_optimal_relative=0.05)``."""
+        parts = [f"{k}={v:g}" for k, v in self.params.items()]
+        if self.near_optimal is not None:
+            parts.append(self.near_optimal.label)
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+    @property
+    def spec_params(self) -> dict[str, float]:
+        """The parameters as a spec (or :func:`get_criterion`) spells them, the
+        near-optimal option included: ``get_criterion(c.name, **c.spec_params) == c``."""
+        out = dict(self.params)
+        if self.near_optimal is not None:
+            out[self.near_optimal.key] = self.near_optimal.slack
+        return out
+
+    def without_near_optimal(self) -> Criterion:
+        """The same statistic on every instance."""
+        return self if self.near_optimal is None else replace(self, near_optimal=None)
+
+    def sample(
+        self, values: np.ndarray | list[float], train_losses: np.ndarray | list[float] | None
+    ) -> np.ndarray:
+        """The instance values this criterion scores, in the given order: all of them
+        without ``near_optimal``, else those :func:`near_optimal_mask` keeps.
+
+        ``train_losses`` is aligned with ``values`` (NaN: unknown). It may be None only
+        without ``near_optimal``.
+
+        Raises
+        ------
+        ValueError
+            ``near_optimal`` without training losses, or arrays of different lengths.
+        """
+        x = np.asarray(values, dtype=float).ravel()
+        if self.near_optimal is None:
+            return x
+        if train_losses is None:
+            raise ValueError(
+                f"criterion {self.label}: the near-optimal sample needs the instances' "
+                "training losses"
+            )
+        return x[self.near_optimal.mask(train_losses, x)]
 
     def sign(self, direction: Direction) -> float:
         """The factor that turns :meth:`value` into the (unrounded) primary key."""
@@ -253,6 +419,9 @@ ALIASES: dict[str, str] = {"q3_1.5iqr": "fence"}
 def get_criterion(name: str, **params: float) -> Criterion:
     """Build the criterion ``name`` with ``params`` (see :data:`CRITERIA`).
 
+    Besides the statistic's own parameters, every criterion takes one of
+    ``near_optimal`` / ``near_optimal_relative`` (see the module docstring).
+
     Raises
     ------
     ValueError
@@ -264,14 +433,22 @@ def get_criterion(name: str, **params: float) -> Criterion:
         valid = ", ".join(sorted([*CRITERIA, *ALIASES]))
         raise ValueError(f"unknown criterion {name!r}; valid criteria: {valid}")
     spec = CRITERIA[canonical]
-    first(unknown_keys(f"criterion {canonical!r}", params, list(spec.defaults)))
+    own = [k for k in params if k not in NEAR_OPTIMAL_KEYS]
+    first([f"{problem}; every criterion also takes {' or '.join(NEAR_OPTIMAL_KEYS)}"
+           for problem in unknown_keys(f"criterion {canonical!r}", own, list(spec.defaults))])
+    first(check_near_optimal(params))
+    near = next(
+        (NearOptimal(float(params.pop(k)), relative=k == NEAR_OPTIMAL_KEYS[1])
+         for k in NEAR_OPTIMAL_KEYS if k in params),
+        None,
+    )
     merged: dict[str, float] = {}
     for k, default in spec.defaults.items():
         try:
             merged[k] = float(params.get(k, default))
         except (TypeError, ValueError):
             raise ValueError(f"{canonical}.{k}: must be a number, got {params[k]!r}") from None
-    return Criterion(canonical, spec.kind, spec.factory(**merged), merged)
+    return Criterion(canonical, spec.kind, spec.factory(**merged), merged, near)
 
 
 def as_criterion(criterion: Criterion | str) -> Criterion:

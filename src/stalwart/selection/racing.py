@@ -145,6 +145,12 @@ class Racing(StepStrategy):
         x = np.sort(self._matrix[rows, : self.step + 1], axis=1)
         return x, np.isfinite(x)
 
+    def _near_optimal_block(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """With a ``near_optimal`` criterion: each survivor's near-optimal sample
+        (:meth:`sample`, sorted; rows of different lengths) and its finite mask."""
+        x = [self.sample(c) for c in self._alive]
+        return x, [np.isfinite(r) for r in x]
+
     def _mean_keys(
         self, x: np.ndarray, finite: np.ndarray
     ) -> tuple[list[tuple[float, float]], np.ndarray]:
@@ -166,9 +172,21 @@ class Racing(StepStrategy):
     def _race(self) -> None:
         """Test every survivor against the best by mean; remove the persistent losers."""
         alive = self._alive
-        x, finite = self._block()
-        keys, means = self._mean_keys(x, finite)
-        mean_criterion = self.criterion.name == "mean"
+        near = self.criterion.near_optimal is not None
+        if near:
+            # The tests see what the criterion scores: the near-optimal samples.
+            rows, masks = self._near_optimal_block()
+            keys = [_MEAN.key(r, self.direction, self.failures) for r in rows]
+            means = np.array([float(np.mean(r)) if m.all() else np.nan
+                              for r, m in zip(rows, masks, strict=True)])
+            complete = np.array([bool(m.all()) for m in masks])
+        else:
+            x, finite = self._block()
+            keys, means = self._mean_keys(x, finite)
+            rows = list(x)
+            masks = list(finite)
+            complete = finite.all(axis=1)
+        mean_criterion = self.criterion.name == "mean" and not near
 
         def value(i: int) -> float:
             # The criterion value of survivor i: the row mean computed above when the
@@ -180,9 +198,8 @@ class Racing(StepStrategy):
 
         b = min(range(len(alive)), key=lambda i: (keys[i], self._index[alive[i]]))
         best = alive[b]
-        complete = finite.all(axis=1)
         failed = ~complete if self.failures == "worst" else np.zeros(len(alive), bool)
-        best_x = x[b][finite[b]]
+        best_x = rows[b][masks[b]]
         best_failed = bool(failed[b])
         best_value = value(b)
         self._streak[best] = 0
@@ -194,10 +211,10 @@ class Racing(StepStrategy):
                     removals.append(
                         self._removal(alive[i], "failed instance", best_value, value(i))
                     )
-        if bool(complete[tested].all()) if tested else True:
+        if not near and (bool(complete[tested].all()) if tested else True):
             samples: np.ndarray | list[np.ndarray] = x[tested]
         else:
-            samples = [x[i][finite[i]] for i in tested]
+            samples = [rows[i][masks[i]] for i in tested]
         result = compare_many(
             self.test, samples, best_x, self.direction, self.alpha, self.sided
         )

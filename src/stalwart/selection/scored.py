@@ -4,6 +4,12 @@
 setup's criterion, direction and failure policy, the set of survivors, removal and
 selection with their :class:`~stalwart.core.Decision` records. :func:`ranking` ranks a
 full table.
+
+With a criterion's ``near_optimal`` option, :meth:`ScoredStrategy.sample` is a config's
+near-optimal sample (:func:`~stalwart.selection.criteria.near_optimal_mask` over its told
+instances and the training losses heard through ``observe_train_loss``), so every
+scored strategy ranks, eliminates and selects on it; :func:`ranking` applies the same
+rule to a full table's training losses.
 """
 
 from __future__ import annotations
@@ -29,17 +35,36 @@ def ranking(
     criterion: Criterion | str,
     direction: Direction,
     failures: Failures = "worst",
+    train_losses: Mapping[str, Sequence[float]] | None = None,
 ) -> list[str]:
     """Config ids best first by ``criterion``; ties keep the order of ``values``.
 
     ``values`` maps each config id to its instance values (NaN for failed instances).
-    This is the exhaustive ranking of a full table.
+    This is the exhaustive ranking of a full table. ``train_losses`` maps each config id
+    to its instances' training losses, aligned with ``values`` (NaN: unknown); it is
+    needed, and only used, when the criterion has ``near_optimal``.
+
+    Raises
+    ------
+    ValueError
+        a ``near_optimal`` criterion without ``train_losses`` (or without a config's).
     """
     crit = as_criterion(criterion)
     check_direction(direction)
     check_failures(failures)
+    if crit.near_optimal is not None and train_losses is None:
+        raise ValueError(f"ranking by {crit.label} needs the instances' training losses")
+
+    def scored(cid: str, v: Sequence[float]) -> np.ndarray:
+        if crit.near_optimal is None:
+            return np.asarray(v, dtype=float)
+        assert train_losses is not None
+        if cid not in train_losses:
+            raise ValueError(f"ranking by {crit.label}: no training losses for {cid!r}")
+        return crit.sample(v, train_losses[cid])
+
     keys = {
-        cid: crit.key(np.sort(np.asarray(v, dtype=float)), direction, failures)
+        cid: crit.key(np.sort(scored(cid, v)), direction, failures)
         for cid, v in values.items()
     }
     # sorted() is stable, so equal keys keep the given order.
@@ -83,8 +108,35 @@ class ScoredStrategy(Strategy):
     # ---- scoring -----------------------------------------------------------------------
     def sample(self, config_id: str) -> np.ndarray:
         """The config's told values, sorted: a canonical order, so sums (and thus ties)
-        never depend on the order in which results were told."""
-        return np.sort(np.fromiter(self.values[config_id].values(), dtype=float))
+        never depend on the order in which results were told.
+
+        With a ``near_optimal`` criterion, only the near-optimal ones among them (see
+        :meth:`kept`).
+        """
+        told = self.values[config_id]
+        if self.criterion.near_optimal is None:
+            return np.sort(np.fromiter(told.values(), dtype=float))
+        keep = self.kept(config_id)
+        return np.sort(np.array([v for i, v in told.items() if keep[i]], dtype=float))
+
+    def kept(self, config_id: str) -> dict[int, bool]:
+        """Which told instances of the config its criterion scores, by instance index.
+
+        All of them without ``near_optimal``; else the mask of
+        :func:`~stalwart.selection.criteria.near_optimal_mask` over the told instances
+        (an instance whose training loss was not heard counts as unknown, so kept). A
+        function of the told values and their training losses only, whatever the order
+        in which they were told.
+        """
+        told = self.values[config_id]
+        near = self.criterion.near_optimal
+        if near is None:
+            return dict.fromkeys(told, True)
+        index = sorted(told)
+        heard = self.train_losses[config_id]
+        losses = [heard.get(i, np.nan) for i in index]
+        mask = near.mask(losses, [told[i] for i in index])
+        return {i: bool(k) for i, k in zip(index, mask, strict=True)}
 
     def key_of(self, config_id: str) -> tuple[float, float]:
         return self.criterion.key(self.sample(config_id), self.direction, self.failures)
