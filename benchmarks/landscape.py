@@ -7,7 +7,9 @@ autograd gradients) over the flattened weights of a tanh MLP, by
 log-volume of the IBP output box over l_inf balls of radius ``--eps`` around the
 validation inputs, arXiv 1810.11726), Spearman's rho between training loss and sensitivity
 with a percentile-bootstrap confidence interval, and writes the figure of one against the
-other to ``--figure``.
+other to ``--figure`` and, with ``--json``, the catalogue (without the weights), the
+correlation and the task to a ``stalwart.landscape/1`` JSON file, which
+``stalwart report landscape.json -o landscape.html`` turns into a page.
 
 Tasks (scikit-learn's bundled data): ``digits`` (8x8 images scaled to [0, 1], ``--train``
 training and ``--val`` validation images, 10 classes, default MLP 64-4-10: 310 weights)
@@ -16,12 +18,13 @@ or ``iris`` (standardised, 75/75, default MLP 4-8-3: 67 weights).
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/landscape.py [--task digits] \
-        [--niter 40] [--figure landscape.png]
+        [--niter 40] [--figure landscape.png] [--json landscape.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -40,6 +43,7 @@ from sklearn.datasets import load_digits, load_iris  # noqa: E402
 
 from stalwart.bilevel.landscape import (  # noqa: E402
     catalogue_minima,
+    landscape_json,
     loss_sensitivity_correlation,
     minima_figure,
     mlp,
@@ -73,6 +77,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resamples", type=int, default=5000)
     parser.add_argument("--figure", type=Path, default=None, help="PNG path")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write the catalogue (stalwart.landscape/1) here, for "
+                        "`stalwart report`")
     args = parser.parse_args()
     torch.set_num_threads(1)
     digits = args.task == "digits"
@@ -109,6 +116,16 @@ def main() -> None:
     if args.figure is not None:
         minima_figure(cat, corr).savefig(args.figure, dpi=120)
         print(f"figure: {args.figure}")
+    if args.json is not None:
+        meta = {"dataset": args.task, "sizes": list(sizes), "activation": "tanh",
+                "n_train": n_train, "n_val": n_val, "eps": eps,
+                "weight_decay": args.weight_decay, "steps": args.niter,
+                "stepsize": args.stepsize, "temperature": args.temperature, "seed": args.seed,
+                "resamples": args.resamples, "confidence": 0.95,
+                "command": f"OMP_NUM_THREADS=1 python {shlex.join(sys.argv)}"}
+        args.json.write_text(json.dumps(landscape_json(cat, corr, meta), indent=1,
+                                        allow_nan=False) + "\n", encoding="utf-8")
+        print(f"json: {args.json}")
     print(f"\n$ OMP_NUM_THREADS=1 python {shlex.join(sys.argv)}")
     print(f"basin-hopping {took:.0f} s, total {time.perf_counter() - t0:.0f} s")
 

@@ -17,7 +17,10 @@ only the models layer below it).
 :func:`loss_sensitivity_correlation` gives the Spearman rank correlation between the
 minima's training loss and sensitivity with a bootstrap confidence interval;
 :func:`minima_figure` plots one against the other (a ``matplotlib.figure.Figure``, no
-pyplot state).
+pyplot state). :meth:`Catalogue.to_dict` (or :func:`landscape_json`) writes the catalogue
+without its weights, the correlation and the task as a JSON-safe object
+(``"schema": "stalwart.landscape/1"``), which ``stalwart report`` draws;
+:func:`catalogue_from_dict` reads it back for the same figure.
 
 The training objective is the mean cross-entropy plus ``weight_decay / 2 ||theta||^2``; the
 decay keeps minima at finite weights (without it, separable data drive the loss to 0 at
@@ -43,7 +46,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -60,6 +63,14 @@ from stalwart.models.interval import interval_bounds
 from ._checks import check, matrix, non_negative, positive
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+#: The ``schema`` of :meth:`Catalogue.to_dict` (the JSON that ``stalwart report`` draws).
+LANDSCAPE_SCHEMA = "stalwart.landscape/1"
+#: A minimum's fields in a row of the JSON table (all of :class:`Minimum` but ``params``).
+ROW_FIELDS = ("train_loss", "train_ce", "val_loss", "train_error", "val_error",
+              "sensitivity", "grad_norm", "visits", "first_seen")
+_FLOAT_FIELDS = frozenset(ROW_FIELDS[:7])
+_TOP_FIELDS = ("task", "n_params", "n_minimisations", "n_not_stationary", "eps",
+               "weight_decay", "correlation", "minima")
 
 
 def mlp(sizes: Sequence[int], activation: str = "tanh", seed: int = 0) -> nn.Sequential:
@@ -138,6 +149,32 @@ class Catalogue:
                         f"{m.train_error:.3f} | {m.val_error:.3f} | {m.sensitivity:.3f} | "
                         f"{m.grad_norm:.1e} | {m.visits} |")
         return "\n".join(rows)
+
+    def to_dict(self, correlation: Correlation | None = None,
+                meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The catalogue as a JSON-safe object (``"schema": "stalwart.landscape/1"``).
+
+        The minima's rows without their weight vectors (NaN and infinities become None),
+        ``correlation`` (rho, low, high, n; None when not given) and ``meta``, the task's
+        description (dataset, sizes, eps, basin-hopping steps, seed: whatever the caller
+        ran), under ``"task"``. :func:`catalogue_from_dict` reads it back.
+        """
+        return {
+            "schema": LANDSCAPE_SCHEMA,
+            "task": _json_safe(dict(meta or {})),
+            "n_params": self.n_params,
+            "n_minimisations": self.n_minimisations,
+            "n_not_stationary": self.n_not_stationary,
+            "n_minima": len(self.minima),
+            "eps": _finite(self.eps),
+            "weight_decay": _finite(self.weight_decay),
+            "correlation": None if correlation is None else {
+                "rho": _finite(correlation.rho), "low": _finite(correlation.low),
+                "high": _finite(correlation.high), "n": int(correlation.n)},
+            "minima": [{"index": i, **{k: _finite(getattr(m, k)) if k in _FLOAT_FIELDS
+                                       else int(getattr(m, k)) for k in ROW_FIELDS}}
+                       for i, m in enumerate(self.minima)],
+        }
 
 
 @dataclass
@@ -359,3 +396,91 @@ def minima_figure(catalogue: Catalogue, correlation: Correlation | None = None) 
                   f"[{correlation.low:.2f}, {correlation.high:.2f}]")
     ax.set_title(title)
     return fig
+
+
+def landscape_json(catalogue: Catalogue, correlation: Correlation | None,
+                   meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:meth:`Catalogue.to_dict`: what ``benchmarks/landscape.py --json`` writes."""
+    return catalogue.to_dict(correlation, meta)
+
+
+def catalogue_from_dict(d: Any) -> tuple[Catalogue, Correlation | None]:
+    """The catalogue (weights left empty) and correlation of :meth:`Catalogue.to_dict`'s
+    object, enough for :func:`minima_figure` and :meth:`Catalogue.table`.
+
+    None in a number's place reads as NaN. A one-line :class:`UserError` for anything
+    else than that object: another schema, a missing key, a value of the wrong type.
+    """
+    if not isinstance(d, dict):
+        raise UserError("a landscape result must be a JSON object")
+    schema = d.get("schema")
+    if schema != LANDSCAPE_SCHEMA:
+        raise UserError(f"schema: expected {LANDSCAPE_SCHEMA!r}, got {schema!r}")
+    missing = [k for k in _TOP_FIELDS if k not in d]
+    if missing:
+        raise UserError(f"missing key{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(map(repr, missing))} (a {LANDSCAPE_SCHEMA} object)")
+    if not isinstance(d["task"], dict):
+        raise UserError("task: must be an object")
+    rows = d["minima"]
+    if not isinstance(rows, list):
+        raise UserError("minima: must be a list of rows")
+    minima = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise UserError(f"minima[{i}]: must be an object")
+        lost = [k for k in ROW_FIELDS if k not in row]
+        if lost:
+            raise UserError(f"minima[{i}]: missing key{'s' if len(lost) > 1 else ''} "
+                            f"{', '.join(map(repr, lost))}")
+        values = {k: _read_float(f"minima[{i}].{k}", row[k]) if k in _FLOAT_FIELDS
+                  else _read_int(f"minima[{i}].{k}", row[k]) for k in ROW_FIELDS}
+        minima.append(Minimum(params=np.zeros(0), **values))
+    cat = Catalogue(tuple(minima), _read_int("n_minimisations", d["n_minimisations"]),
+                    _read_int("n_not_stationary", d["n_not_stationary"]),
+                    _read_float("eps", d["eps"]), _read_float("weight_decay", d["weight_decay"]),
+                    _read_int("n_params", d["n_params"]))
+    c = d["correlation"]
+    if c is None:
+        return cat, None
+    if not isinstance(c, dict):
+        raise UserError("correlation: must be an object or null")
+    lost = [k for k in ("rho", "low", "high", "n") if k not in c]
+    if lost:
+        raise UserError(f"correlation: missing key{'s' if len(lost) > 1 else ''} "
+                        f"{', '.join(map(repr, lost))}")
+    corr = Correlation(*(_read_float(f"correlation.{k}", c[k]) for k in ("rho", "low", "high")),
+                       _read_int("correlation.n", c["n"]))
+    return cat, corr
+
+
+def _finite(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars, tuples and non-finite floats made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return _finite(value)
+    return value
+
+
+def _read_float(key: str, v: Any) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise UserError(f"{key}: must be a number or null, got {v!r:.40}")
+    return float(v)
+
+
+def _read_int(key: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise UserError(f"{key}: must be a non-negative integer, got {v!r:.40}")
+    return v

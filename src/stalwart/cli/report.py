@@ -22,11 +22,14 @@ DEFAULT_INTERVAL = 5.0
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "report", help="a self-contained HTML report of a study, replays or an analysis",
+        "report", help="a self-contained HTML report of a study, replays, an analysis or a "
+        "landscape",
         description="Write one HTML file (figures embedded, no network needed) that shows a "
-        "study's selection step by step, or replay/benchmark results, or an analysis result.")
+        "study's selection step by step, or replay/benchmark results, an analysis result or "
+        "an energy-landscape catalogue.")
     p.add_argument("path", help="a study directory, analysis.json (or its directory), replay "
-                   "JSON (stalwart replay --format json) or the selection benchmark's table")
+                   "JSON (stalwart replay --format json), the selection benchmark's table or a "
+                   "landscape JSON (benchmarks/landscape.py --json)")
     p.add_argument("--output", "-o", default="report.html",
                    help="the HTML file to write (default: report.html)")
     p.add_argument("--watch", action="store_true",

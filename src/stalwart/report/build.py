@@ -39,8 +39,8 @@ def build_report(path: str | Path, *, refresh: float | None = None,
     Parameters
     ----------
     path:
-        A study directory, an analysis result, replay results or the selection
-        benchmark's table.
+        A study directory, an analysis result, replay results, a landscape result or the
+        selection benchmark's table.
     refresh:
         Seconds after which the page reloads itself (while watching); None: never. A study
         that is over is written without it.
@@ -71,6 +71,10 @@ def build_report(path: str | Path, *, refresh: float | None = None,
         from stalwart.report.analysis_page import analysis_page
 
         return Report(analysis_page(src.data, src.path).render(), src)
+    if src.kind == "landscape":
+        from stalwart.report.landscape_page import landscape_page
+
+        return Report(landscape_page(src.data, src.path).render(), src)
     from stalwart.report.replay_views import replay_page, strategy_rows
 
     if not strategy_rows(src) and not any("replay" in d for _, d in src.docs):

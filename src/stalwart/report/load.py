@@ -1,6 +1,6 @@
 """What a report is drawn from, told apart by what the path holds.
 
-``stalwart report PATH`` takes four kinds of input:
+``stalwart report PATH`` takes five kinds of input:
 
 * **study**: a directory holding a study store (``study.sqlite``, :mod:`stalwart.store`);
 * **analysis**: ``analysis.json`` as ``stalwart analyze --out DIR`` writes it, or the
@@ -9,6 +9,10 @@
   ``summary`` and/or a single ``replay``), a JSON list of such objects or of replay
   summaries (:meth:`stalwart.analysis.outcome.ReplaySummary.to_dict`), or a directory of
   such JSON files, one per strategy;
+* **landscape**: the catalogue of a network's minima as ``benchmarks/landscape.py --json``
+  writes it (a JSON object whose ``schema`` is ``stalwart.landscape/N``,
+  :meth:`stalwart.bilevel.landscape.Catalogue.to_dict`); its keys are checked when the
+  page is laid out (:mod:`stalwart.report.landscape_page`);
 * **benchmark**: the markdown table of the selection benchmark
   (``benchmarks/selection.py``: its standard output, or a file such as
   ``benchmarks/README.md`` that holds it).
@@ -29,14 +33,15 @@ from stalwart.store import DB_NAME
 
 ANALYSIS_FILE = "analysis.json"
 ANALYSIS_SCHEMA = "stalwart.analyze/"
+LANDSCAPE_SCHEMA = "stalwart.landscape/"
 #: The selection benchmark's table starts with these columns (benchmarks/selection.py).
 BENCHMARK_HEAD = ("table", "method", "params")
 
-Kind = Literal["study", "analysis", "replay", "benchmark"]
+Kind = Literal["study", "analysis", "replay", "benchmark", "landscape"]
 
 _EXPECTED = ("a study directory (with study.sqlite), an analysis result (analysis.json), "
-             "a replay result (stalwart replay --format json) or the selection benchmark's "
-             "markdown table")
+             "a replay result (stalwart replay --format json), a landscape result "
+             "(benchmarks/landscape.py --json) or the selection benchmark's markdown table")
 
 
 @dataclass
@@ -44,7 +49,7 @@ class Source:
     """A report input: its ``kind``, where it is, and what was read from it.
 
     ``docs`` holds the replay documents as (label, object) pairs; ``data`` the analysis
-    object or the benchmark's markdown text; a study is read later, from its store.
+    or landscape object or the benchmark's markdown text; a study is read later, from its store.
     """
 
     kind: Kind
@@ -97,6 +102,8 @@ def _file(p: Path) -> Source:
         value = _json(p, text)
         if is_analysis(value):
             return Source("analysis", p, data=value)
+        if is_landscape(value):
+            return Source("landscape", p, data=value)
         docs = _replay_docs(value, p.stem)
         if docs is None:
             raise UserError(f"{p}: a JSON file of unknown shape; expected {_EXPECTED}")
@@ -126,6 +133,11 @@ def is_analysis(value: Any) -> bool:
     """An analysis result: ``"schema": "stalwart.analyze/N"`` (or ``"kind": "analysis"``)."""
     return isinstance(value, dict) and (
         str(value.get("schema", "")).startswith(ANALYSIS_SCHEMA) or value.get("kind") == "analysis")
+
+
+def is_landscape(value: Any) -> bool:
+    """A landscape result: ``"schema": "stalwart.landscape/N"``."""
+    return isinstance(value, dict) and str(value.get("schema", "")).startswith(LANDSCAPE_SCHEMA)
 
 
 def is_summary(value: Any) -> bool:
