@@ -67,6 +67,7 @@ def epoch_seconds(cfg: dict[str, Any], ds: Any, n: int, device: str) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr)
     x, y = ds.x_train[:n].float().to(device), ds.y_train[:n].long().to(device)
     model.train()
+    loss_fn.set_progress(float(s.epochs))  # full strength: past any warm-up and ramp
     start = time.perf_counter()
     for i in range(0, n, s.batch_size):
         loss = loss_fn.batch_loss(model, x[i:i + s.batch_size], y[i:i + s.batch_size])

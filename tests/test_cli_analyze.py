@@ -188,3 +188,24 @@ def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     empty.write_text("")
     code, _, err = _run([str(empty)], capsys)
     assert code == 2 and err.strip() == f"stalwart: error: {empty}: empty file"
+
+
+OURS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "robust_finetuning.csv"
+
+
+def test_the_committed_fine_tuning_table_reads_as_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """stalwart's own benchmark table (benchmarks/robust_finetuning.py): roles found from its
+    columns, every protocol ranked over every backbone, the tests run."""
+    code, out, err = _run([str(OURS), "--json", "--tukey", "backbone", "--anova", "linf_acc",
+                           "--factors", "backbone,training_loss,protocol",
+                           "--fisher", "training_loss:TRADES>AT"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["roles"]["layout"] == "stalwart" and doc["roles"]["block"] == "target"
+    assert len(doc["borda"]) == 6  # {AT, TRADES} x {fft_long, fft_short, lp}
+    for ranking in doc["borda"]:
+        assert ranking["n_configs"] == 6 and not ranking["excluded"]
+        points = sorted(e["points"] for e in ranking["ranking"])
+        # 2 targets x 5 metrics, 0..5 points each: the points always sum to 10 * 15
+        assert sum(points) == pytest.approx(150.0)
+    assert doc["fisher"][0]["n_pairs"] == 36

@@ -191,3 +191,27 @@ def test_threads_determinism_and_global_rng_restored(calo, tiny_cnn) -> None:
 def test_bad_device_fails_cleanly(calo, tiny_cnn) -> None:
     r = train_instance(tiny_cnn, 0, calo, device="not-a-device")
     assert r.status == "failed" and r.error.startswith("RuntimeError")
+
+
+def test_memory_format_changes_speed_not_results(calo, tiny_cnn, monkeypatch) -> None:
+    """channels_last (auto's choice for a CNN on a CPU) lays out only where numbers sit: the
+    same seeds give the same training up to float rounding, and the saved weights load into
+    a contiguous model."""
+    from stalwart.training import trainer
+
+    real = trainer.seed_plan
+    monkeypatch.setattr(trainer, "seed_plan", lambda _cid, *a: real("pinned", *a))
+    def input_channel_stride(model, dataset):  # 1 for channels_last, 9 (3x3) contiguous
+        return {"stride": float(model.features_net[0].weight.stride()[1])}
+
+    runs = {fmt: train_instance(dict(tiny_cnn, memory_format=fmt), 0, calo, train_size=128,
+                                evaluators=[input_channel_stride])
+            for fmt in ("contiguous", "channels_last", "auto")}
+    assert all(r.status == "ok" for r in runs.values())
+    assert [runs[f].metrics["stride"] for f in ("contiguous", "channels_last", "auto")] == [
+        9.0, 1.0, 1.0]
+    base = runs["contiguous"].metrics["val_loss"]
+    for fmt in ("channels_last", "auto"):
+        assert runs[fmt].metrics["val_loss"] == pytest.approx(base, rel=1e-4)
+    bad = train_instance(dict(tiny_cnn, memory_format="nhwc"), 0, calo, train_size=128)
+    assert bad.status == "failed" and "memory_format: unknown memory format 'nhwc'" in bad.error

@@ -47,4 +47,5 @@ TRAINING_KEYS: frozenset[str] = frozenset({
     "backbone_lr",
     "backbone_weight_decay",
     "decay_norm_bias",
+    "memory_format",
 })

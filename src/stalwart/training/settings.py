@@ -30,6 +30,12 @@ Keys (default in brackets):
     than the last epoch's; validation is then evaluated after every epoch.
 ``grad_clip`` [null]
     Maximum global gradient norm; null does not clip.
+``memory_format`` ["auto"]
+    Where the inputs and convolution weights sit in memory while training: ``auto``
+    (``channels_last`` for a model with 2-D convolutions on a CPU, where it was measured
+    faster for every convolutional family, see ``benchmarks/README.md``; contiguous
+    otherwise), ``contiguous`` or ``channels_last``. Values are the same either way; the
+    arithmetic's rounding, hence the trained weights, may differ in the last bits.
 ``loss`` ["auto"]
     ``auto`` (cross-entropy for classification, ``relative_mse`` when the dataset's metric
     is ``rmse_rel``, else ``mse``), ``cross_entropy``, ``mse``, ``relative_mse``, ``mae``.
@@ -99,6 +105,7 @@ from typing import Any
 
 from stalwart.checks import boolean, choice, integer, is_int, is_number, number
 from stalwart.models.config_keys import TRAINING_KEYS
+from stalwart.models.layout import MEMORY_FORMATS
 from stalwart.models.modes import MODEL_MODES
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw", "nadam", "radam")
@@ -145,6 +152,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "backbone_lr": None,
     "backbone_weight_decay": None,
     "decay_norm_bias": True,
+    "memory_format": "auto",
 }
 
 # TRAINING_KEYS (every key the trainer reads; model families ignore these) is declared
@@ -194,6 +202,7 @@ class TrainingSettings:
     backbone_lr: float | None
     backbone_weight_decay: float | None
     decay_norm_bias: bool
+    memory_format: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainingSettings:
@@ -241,6 +250,7 @@ def check_training_config(config: Mapping[str, Any]) -> list[str]:
     p += integer("patience", s["patience"], low=1, optional=True)
     p += boolean("restore_best", s["restore_best"])
     p += number("grad_clip", s["grad_clip"], low=0.0, low_open=True, optional=True)
+    p += choice("memory_format", s["memory_format"], MEMORY_FORMATS, what="memory format")
     if s["loss"] not in LOSSES:
         p.append(f"loss: unknown loss {s['loss']!r} (known: {', '.join(LOSSES)})")
     return p + _robust_problems(s) + _finetune_problems(s)

@@ -20,6 +20,7 @@ from torch import nn
 from stalwart.core import Config, InstanceResult, instance_seed
 from stalwart.data.base import Dataset
 from stalwart.models import StalwartModel, build_model, check_model_config, count_parameters
+from stalwart.models.layout import fast_memory_format, lay_out_weights
 from stalwart.training.evaluation import predict
 from stalwart.training.finetune import (
     backbone_to_eval,
@@ -188,6 +189,7 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
     (:meth:`TrainingLoss.epoch_curves`).
     """
     n, bs = len(train), s.batch_size
+    layout = fast_memory_format(model, train.x, s.memory_format)
     optimizer = make_optimizer(optimizer_parameters(model, s), s)
     schedule = make_schedule(optimizer, s, s.epochs * math.ceil(n / bs))
     order = generator(plan.order)
@@ -213,8 +215,10 @@ def _fit(model: StalwartModel, s: TrainingSettings, plan: SeedPlan, train: _Spli
                     continue
                 loss_fn.set_progress(epoch - 1 + (start // bs) / n_batches)
                 feats = None if train.features is None else train.features[rows]
-                data_loss = loss_fn.batch_loss(model, train.x[rows], train.y[rows],
-                                               features=feats)
+                xb = train.x[rows]
+                if layout != torch.contiguous_format:  # indexing may not keep the layout
+                    xb = xb.contiguous(memory_format=layout)
+                data_loss = loss_fn.batch_loss(model, xb, train.y[rows], features=feats)
                 loss = data_loss + s.l2 * l2_penalty(model) if s.l2 > 0 else data_loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -270,6 +274,11 @@ def _run(cfg: Config, instance_index: int, dataset: Dataset, study_seed: int,
     train = _split(dataset, "train", model.uses_features, dev, rows)
     val = _split(dataset, "val", model.uses_features, dev)
     test = _split(dataset, "test", model.uses_features, dev)
+    layout = fast_memory_format(model, train.x, s.memory_format)
+    if layout != torch.contiguous_format:
+        lay_out_weights(model, layout)
+        for split in (train, val, test):
+            split.x = split.x.contiguous(memory_format=layout)
     sigma = model.output_scale if dataset.kind == "regression" else None
     objective = objective_for(dataset, s.loss, sigma)
 
