@@ -92,6 +92,14 @@ class StalwartModel(nn.Module):
             features = None
         return self.core(x, features) * self.output_scale + self.output_shift
 
+    @staticmethod
+    def with_features(h: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        """``h`` ``(N, D)`` with the (normalised) extra inputs appended: ``(N, D + F)``; the
+        input of a family's head."""
+        if features is None:
+            return h
+        return torch.cat([h, features.to(h.dtype)], dim=1)
+
     def _model_features(self, features: torch.Tensor | None) -> torch.Tensor | None:
         """The model's own columns of the feature table, normalised (None without any)."""
         if not self.n_features:

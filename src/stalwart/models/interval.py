@@ -26,7 +26,7 @@ the models, which use it for their ``interval_forward``; the metrics built on it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +85,22 @@ def append_fixed_features(
     """
     f = features.to(lower.dtype)
     return torch.cat([lower, f], dim=1), torch.cat([upper, f], dim=1)
+
+
+def head_box(lower: torch.Tensor, upper: torch.Tensor, features: torch.Tensor | None,
+             head: Sequence[nn.Module]) -> tuple[Box, nn.Linear]:
+    """The box before a dense head's final linear layer, and that layer.
+
+    ``[lower, upper]`` is the head's input before flattening (the output of a feature
+    extractor, or the model's input for an MLP); ``features`` (fixed, normalised) are
+    appended after flattening, as the families' ``core`` does; the head's layers but its
+    last are propagated. What :meth:`~stalwart.models.StalwartModel.interval_body` returns.
+    """
+    lo, hi = lower.flatten(1), upper.flatten(1)
+    if features is not None:
+        lo, hi = append_fixed_features(lo, hi, features)
+    *body, last = head
+    return propagate_chain(body, Box(lo=lo, hi=hi)), last
 
 
 # --------------------------------------------------------------------------- handlers

@@ -11,7 +11,7 @@ from torch import nn
 
 from stalwart.checks import boolean, int_list
 from stalwart.models.base import StalwartModel
-from stalwart.models.interval import Box, append_fixed_features, propagate_chain
+from stalwart.models.interval import Box, head_box
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -52,18 +52,11 @@ class MLP(StalwartModel):
         self.net = nn.Sequential(*layers)
 
     def core(self, x: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
-        h = x.flatten(1)
-        if features is not None:
-            h = torch.cat([h, features.to(h.dtype)], dim=1)
-        return self.net(h)
+        return self.net(self.with_features(x.flatten(1), features))
 
     def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
                       features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
-        lo, hi = lower.flatten(1), upper.flatten(1)
-        if features is not None:
-            lo, hi = append_fixed_features(lo, hi, features)
-        *body, last = self.net
-        return propagate_chain(body, Box(lo=lo, hi=hi)), last
+        return head_box(lower, upper, features, self.net)
 
 
 def check(s: Mapping[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from torch import nn
 
 from stalwart.checks import integer
 from stalwart.models.base import StalwartModel
-from stalwart.models.interval import Box, append_fixed_features, propagate, propagate_chain
+from stalwart.models.interval import Box, head_box, propagate, propagate_chain
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -94,9 +94,7 @@ class ResNet18(StalwartModel):
         self.fc = nn.Linear(c_in + n_features, n_outputs)
 
     def core(self, x: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
-        h = self.pool(self.stages(self.stem(x))).flatten(1)
-        if features is not None:
-            h = torch.cat([h, features.to(h.dtype)], dim=1)
+        h = self.with_features(self.pool(self.stages(self.stem(x))).flatten(1), features)
         if self.dropout is not None:
             h = self.dropout(h)
         return self.fc(h)
@@ -104,12 +102,8 @@ class ResNet18(StalwartModel):
     def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
                       features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
         box = propagate_chain([self.stem, self.stages, self.pool], Box(lo=lower, hi=upper))
-        lo, hi = box.bounds()
-        lo, hi = lo.flatten(1), hi.flatten(1)
-        if features is not None:
-            lo, hi = append_fixed_features(lo, hi, features)
         # dropout is the identity in eval mode, which the bounds describe
-        return Box(lo=lo, hi=hi), self.fc
+        return head_box(*box.bounds(), features, [self.fc])
 
 
 def check(s: Mapping[str, Any]) -> list[str]:

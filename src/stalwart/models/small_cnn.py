@@ -21,7 +21,7 @@ from torch import nn
 
 from stalwart.checks import boolean, int_list, integer
 from stalwart.models.base import StalwartModel
-from stalwart.models.interval import Box, append_fixed_features, propagate, propagate_chain
+from stalwart.models.interval import Box, head_box, propagate
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -107,19 +107,11 @@ class SmallCNN(StalwartModel):
         self.head = nn.Sequential(*head)
 
     def core(self, x: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
-        h = self.features_net(x).flatten(1)
-        if features is not None:
-            h = torch.cat([h, features.to(h.dtype)], dim=1)
-        return self.head(h)
+        return self.head(self.with_features(self.features_net(x).flatten(1), features))
 
     def interval_body(self, lower: torch.Tensor, upper: torch.Tensor,
                       features: torch.Tensor | None) -> tuple[Box, nn.Linear]:
-        lo, hi = propagate(self.features_net, lower, upper)
-        lo, hi = lo.flatten(1), hi.flatten(1)
-        if features is not None:
-            lo, hi = append_fixed_features(lo, hi, features)
-        *body, last = self.head
-        return propagate_chain(body, Box(lo=lo, hi=hi)), last
+        return head_box(*propagate(self.features_net, lower, upper), features, self.head)
 
 
 def check(s: Mapping[str, Any]) -> list[str]:

@@ -96,9 +96,7 @@ class _Transformer(StalwartModel):
 
     def core(self, x: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
         h = self.norm(self.encoder(self.embed(self.tokenize(x))))[:, 0]
-        if features is not None:
-            h = torch.cat([h, features.to(h.dtype)], dim=1)
-        return self.head(h)
+        return self.head(self.with_features(h, features))
 
 
 class ViT(_Transformer):
