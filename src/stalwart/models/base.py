@@ -16,6 +16,14 @@ from torch import nn
 from stalwart.models.interval import AffineSplit, Box, propagate_box
 
 
+def image_shape(family: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``(C, H, W)`` of a convolutional family's input; ValueError naming the family else."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{family} needs (C, H, W) inputs, got shape {input_shape}")
+    c, h, w = input_shape
+    return c, h, w
+
+
 class StalwartModel(nn.Module):
     """Base class: ``forward(x, features=None) = core(x, norm(features)) * scale + shift``.
 

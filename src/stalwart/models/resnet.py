@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from stalwart.checks import integer
-from stalwart.models.base import StalwartModel
+from stalwart.models.base import StalwartModel, image_shape
 from stalwart.models.interval import Box, head_box, propagate, propagate_chain
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
@@ -74,8 +74,7 @@ class ResNet18(StalwartModel):
     def __init__(self, settings: Mapping[str, Any], input_shape: tuple[int, ...],
                  n_outputs: int, n_features: int = 0) -> None:
         super().__init__(n_outputs, n_features)
-        if len(input_shape) != 3:
-            raise ValueError(f"resnet18 needs (C, H, W) inputs, got shape {input_shape}")
+        image_shape("resnet18", input_shape)
         w, act = settings["width"], settings["activation"]
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], w, 3, padding=1, bias=False),

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from stalwart.checks import boolean, int_list, integer
-from stalwart.models.base import StalwartModel
+from stalwart.models.base import StalwartModel, image_shape
 from stalwart.models.interval import Box, head_box, propagate
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
@@ -73,8 +73,7 @@ class SmallCNN(StalwartModel):
     def __init__(self, settings: Mapping[str, Any], input_shape: tuple[int, ...],
                  n_outputs: int, n_features: int = 0) -> None:
         super().__init__(n_outputs, n_features)
-        if len(input_shape) != 3:
-            raise ValueError(f"small_cnn needs (C, H, W) inputs, got shape {input_shape}")
+        image_shape("small_cnn", input_shape)
         act, k, pad = settings["activation"], settings["kernel_size"], settings["padding"]
         blocks: list[nn.Module] = []
         channels = input_shape[0]

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from stalwart.checks import int_list, integer, number
-from stalwart.models.base import StalwartModel
+from stalwart.models.base import StalwartModel, image_shape
 from stalwart.models.layers import make_activation
 from stalwart.models.spec import COMMON_DEFAULTS, ModelFamily, check_common
 
@@ -66,13 +66,6 @@ class TokenEmbedding(nn.Module):
         return torch.cat([cls, tokens], dim=1) + self.position
 
 
-def _image_shape(family: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(input_shape) != 3:
-        raise ValueError(f"{family} needs (C, H, W) inputs, got shape {input_shape}")
-    c, h, w = input_shape
-    return c, h, w
-
-
 class _Transformer(StalwartModel):
     """Tokens (from ``self.tokenize``) -> class token, encoder, norm -> linear head."""
 
@@ -105,7 +98,7 @@ class ViT(_Transformer):
     def __init__(self, settings: Mapping[str, Any], input_shape: tuple[int, ...],
                  n_outputs: int, n_features: int = 0) -> None:
         super().__init__(n_outputs, n_features)
-        c, h, w = _image_shape("vit", input_shape)
+        c, h, w = image_shape("vit", input_shape)
         p = settings["patch_size"]
         if h % p or w % p:
             raise ValueError(f"patch_size: {p} does not divide the {h}x{w} images")
@@ -123,7 +116,7 @@ class Hybrid(_Transformer):
                  n_outputs: int, n_features: int = 0) -> None:
         super().__init__(n_outputs, n_features)
         blocks: list[nn.Module] = []
-        channels = _image_shape("hybrid", input_shape)[0]
+        channels = image_shape("hybrid", input_shape)[0]
         for out in settings["stem_channels"]:
             blocks += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
                        nn.BatchNorm2d(out), make_activation(settings["activation"], out)]
