@@ -113,7 +113,7 @@ def _run(job: Job) -> Job:
         seed=job.seed,
         top_k=3,
         budget=job.budget,
-        tolerance=job.tolerance,
+        report_tolerance=job.tolerance,
         **job.params,
     )
     job.summary.outcomes = []  # not needed back in the parent process

@@ -334,3 +334,17 @@ def test_progress_on_request(table_csv: str, capsys: pytest.CaptureFixture[str])
     assert code == 0
     lines = err.splitlines()
     assert lines[-1] == "racing: replay 20/20 (100%)" and len(lines) <= 12
+
+
+def test_a_strategy_tolerance_and_the_reported_tolerance_are_apart(
+    table_csv: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--param tolerance=` is adaptive's indifference zone, `--tolerance` the P(regret <= T)
+    reported: both at once used to collide in a traceback."""
+    rc = _run(["replay", table_csv, "--strategy", "adaptive", "--param", "tolerance=0.05",
+               "--direction", "maximize", "--repeats", "3", "--tolerance", "0.01",
+               "--format", "json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    doc = json.loads(out)
+    assert doc["summary"]["tolerance"] == 0.01

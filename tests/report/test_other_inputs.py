@@ -101,7 +101,7 @@ def benchmark_markdown() -> str:
                         budget=40 if name == "random" else None, tolerance=0.01)
         job.summary = replay_many(table, name, criterion=get_criterion("mean"),
                                   direction="maximize", repeats=3, seed=0, top_k=3,
-                                  budget=job.budget, tolerance=0.01, **params)
+                                  budget=job.budget, report_tolerance=0.01, **params)
         jobs.append(job)
     return bench.markdown(jobs, "python benchmarks/selection.py --repeats 3")
 

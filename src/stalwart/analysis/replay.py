@@ -356,7 +356,7 @@ def replay_many(
     n_instances: int | None = None,
     failures: str = "worst",
     reference: Reference | None = None,
-    tolerance: float | None = None,
+    report_tolerance: float | None = None,
     budget_seconds: float | None = None,
     param_columns: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -377,8 +377,10 @@ def replay_many(
     reference:
         a precomputed :class:`Reference` (must match criterion/direction/failures);
         computed from the table when None.
-    tolerance:
-        for ``P(regret <= tolerance)``, in the metric's units (None: not computed).
+    report_tolerance:
+        for ``P(regret <= report_tolerance)``, in the metric's units (None: not computed);
+        named apart from a strategy's own ``tolerance`` (adaptive's indifference zone),
+        which goes in ``strategy_params``.
     budget_seconds, param_columns:
         as in :func:`replay`.
     progress:
@@ -392,6 +394,7 @@ def replay_many(
         raise UserError(f"repeats must be >= 1, got {repeats}")
     if top_k < 1:
         raise UserError(f"top_k must be >= 1, got {top_k}")
+    tolerance = report_tolerance
     if tolerance is not None and not (
         isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0
     ):

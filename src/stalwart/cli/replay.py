@@ -460,7 +460,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             top_k=top_k,
             reference=ref,
-            tolerance=args.tolerance,
+            report_tolerance=args.tolerance,
             progress=progress,
             **common,
         )
