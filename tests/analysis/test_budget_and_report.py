@@ -103,14 +103,14 @@ def test_tolerance_gives_p_within_tolerance() -> None:
     kw.pop("strategy_params")
     plain = replay_many(table, "halving", warmup=1, **kw)
     assert plain.tolerance is None and plain.p_within_tolerance is None
-    wide = replay_many(table, "halving", warmup=1, tolerance=1.0, **kw)
+    wide = replay_many(table, "halving", warmup=1, report_tolerance=1.0, **kw)
     assert wide.p_within_tolerance == 1.0
-    exact = replay_many(table, "halving", warmup=1, tolerance=0.0, **kw)
+    exact = replay_many(table, "halving", warmup=1, report_tolerance=0.0, **kw)
     assert exact.p_within_tolerance == pytest.approx(
         np.mean([v.regret == 0 for v in exact.verdicts]))
     assert wide.to_dict()["p_within_tolerance"] == 1.0
     with pytest.raises(UserError, match="tolerance"):
-        replay_many(table, "halving", warmup=1, tolerance=-1.0, **kw)
+        replay_many(table, "halving", warmup=1, report_tolerance=-1.0, **kw)
 
 
 def test_progress_is_reported_after_every_replay() -> None:
@@ -137,7 +137,7 @@ def test_survivors_are_counted_in_instances() -> None:
 
 def test_json_records_of_every_replay() -> None:
     s = replay_many(timed_table(), "racing", criterion=MEAN, direction="maximize",
-                    repeats=3, tolerance=0.01)
+                    repeats=3, report_tolerance=0.01)
     doc = s.to_dict(replays=True)
     assert len(doc["replays"]) == 3
     for rec, o in zip(doc["replays"], s.outcomes, strict=True):
