@@ -112,3 +112,11 @@ def test_pretrain_refuses_names_that_are_not_file_names(tmp_path, capsys) -> Non
         "strategy": {"name": "exhaustive"}})
     assert main(["pretrain", spec, "--out", str(tmp_path / "bb")]) == 2
     assert "_name '../up' is not a plain file name" in capsys.readouterr().err
+
+
+def test_an_out_path_that_is_a_file_is_refused(backbones, tmp_path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    spec = str(backbones / "pre.yaml")
+    assert main(["pretrain", spec, "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err and "is a file" in err and err.count("\n") == 1

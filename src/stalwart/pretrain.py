@@ -28,7 +28,7 @@ from typing import Any
 
 from stalwart import __version__
 from stalwart.core import Config, InstanceResult
-from stalwart.errors import SpecError
+from stalwart.errors import SpecError, UserError
 from stalwart.models.config_keys import TRAINING_KEYS
 from stalwart.space import expand
 from stalwart.spec import StudySpec
@@ -131,7 +131,12 @@ def pretrain(spec: StudySpec, out_dir: str | Path, *, threads: int | None = None
     configs = expand(spec)
     check_names(configs)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {str(out)!r} is a file, not a directory for the backbones")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out: cannot create {str(out)!r}: {exc.strerror or exc}") from None
     job = TrainingJob.from_spec(spec, threads=threads)
     dataset = None
     backbones: list[Backbone] = []
