@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from stalwart.data import load_dataset
+from stalwart.models.layout import fast_memory_format, lay_out_weights
 from stalwart.robustness.metrics import make_evaluator
 from stalwart.training import (
     TrainingSettings,
@@ -66,6 +67,10 @@ def epoch_seconds(cfg: dict[str, Any], ds: Any, n: int, device: str) -> float:
     loss_fn = make_training_loss(s, objective_for(ds), input_range=ds.input_range)
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr)
     x, y = ds.x_train[:n].float().to(device), ds.y_train[:n].long().to(device)
+    # the trainer's layout (stalwart.training.trainer): channels_last for a CNN on a CPU
+    layout = fast_memory_format(model, x, s.memory_format)
+    lay_out_weights(model, layout)
+    x = x.contiguous(memory_format=layout)
     model.train()
     loss_fn.set_progress(float(s.epochs))  # full strength: past any warm-up and ramp
     start = time.perf_counter()
