@@ -78,10 +78,13 @@ BUDGET_FROM = ("halving", {"warmup": 5})
 BENCHMARKED = {"exhaustive", *(name for name, _ in STRATEGIES)}
 
 
-def strategy_rows() -> list[tuple[str, dict[str, Any]]]:
+def strategy_rows(tolerance: float | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The fixed rows, then every other registered strategy (``adaptive``, ...) with its
-    defaults; ``exhaustive`` is the reference, not a row."""
-    return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED]
+    defaults, then ``adaptive`` told the table's ``tolerance`` (the indifference zone a
+    user names, the one the table is judged by); ``exhaustive`` is the reference."""
+    told = ([("adaptive", {"tolerance": tolerance})]
+            if "adaptive" in REGISTERED and tolerance is not None else [])
+    return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED] + told
 
 
 @dataclass
@@ -305,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         first = [
             job(t, name, params, args.repeats)
             for t in tables
-            for name, params in strategy_rows()
+            for name, params in strategy_rows(t.tolerance)
         ]
         done = list(pool.map(_run, first))
         budgets = {

@@ -29,10 +29,12 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| calorimeter_exhaustive")]
     cells = [[c.strip() for c in row.split("|")] for row in rows]
     methods = [c[2] for c in cells]
-    # Every other registered strategy (adaptive, ...) gets a row with its defaults.
+    # Every other registered strategy (adaptive, ...) gets a row with its defaults, and
+    # adaptive one more told the table's tolerance.
     others = [n for n in STRATEGIES if n not in ("exhaustive", "halving", "racing")]
-    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + [
+    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] + [
         "random", "tpe", "tpe_wilcoxon", "tpe_racing"]
+    assert [c[3] for c in cells if c[2] == "adaptive"][-1].startswith("tolerance=")
     assert [c[3] for c in cells if c[2] == "racing"] == [
         "test=welch", "test=mannwhitney", "test=welch, sided=two"]
     header = [c.strip() for c in text.split("\n")[2].split("|")]
