@@ -46,7 +46,7 @@ from stalwart.execution.registry import check_executor
 from stalwart.selection import StrategySetup, get_criterion, make_strategy
 from stalwart.selection.base import Strategy
 from stalwart.space import expand
-from stalwart.spec import StudySpec
+from stalwart.spec import StudySpec, parse_structure
 from stalwart.store import DB_NAME, Store
 from stalwart.summary import NO_RESULT_META, StudySummary, no_result_reason, summarize
 from stalwart.trainers import check_for_processes, trainer_name
@@ -122,7 +122,13 @@ def _other_spec(directory: str | Path) -> UserError:
     )
 
 
-def stored_spec(store: Store) -> StudySpec:
+def stored_spec(store: Store, *, check_names: bool = True) -> StudySpec:
+    """The study's spec from its store.
+
+    ``check_names=False`` checks its structure only (:func:`stalwart.spec.parse_structure`):
+    the names were checked against every registry when the study was made, and checking
+    them again loads the model registry, and torch with it (the report reads it so).
+    """
     text = store.get_meta("spec_yaml")
     if text is None:
         raise UserError(f"{store.directory}: the store holds no spec")
@@ -130,7 +136,8 @@ def stored_spec(store: Store) -> StudySpec:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         raise UserError(f"{store.path}: the stored spec is not valid YAML; the store is damaged") from None
-    return parse_spec(data, source=str(store.directory))
+    parse = parse_spec if check_names else parse_structure
+    return parse(data, source=str(store.directory))
 
 
 def run_study(

@@ -12,9 +12,9 @@ an instant, could make a driver that starts at that moment refuse to run. On Lin
 ``/proc/locks`` lists the held ``flock`` locks by device and inode; elsewhere the state
 is "unknown" and only the store's marks count.
 
-The stored spec is read for its structure only (:func:`stalwart.spec.parse_structure`):
-it was checked against every registry when the study was made, and checking it again
-would load the model registry, and torch with it, for nothing.
+The stored spec is read for its structure only (:func:`stalwart.study.stored_spec` with
+``check_names=False``): it was checked against every registry when the study was made, and
+checking it again would load the model registry, and torch with it, for nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +23,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from stalwart.core import InstanceResult
-from stalwart.errors import UserError
-from stalwart.spec import StudySpec, parse_structure
 from stalwart.store import LOCK_NAME, Store
+from stalwart.study import stored_spec
 from stalwart.summary import NO_RESULT_META, StudySummary, summarize
 
 
@@ -66,7 +63,7 @@ def read_study(directory: str | Path) -> StudyData:
     """Read the study in ``directory`` (a one-line UserError if there is none)."""
     d = Path(directory)
     with Store(d) as store:
-        spec = stored_spec(store)
+        spec = stored_spec(store, check_names=False)
         summary = summarize(store, spec)
         results = list(store.results().values())
         finished_at = store.get_meta("finished_at")
@@ -118,15 +115,3 @@ def driver_running(directory: Path) -> bool | None:
                     return True
     return False
 
-
-def stored_spec(store: Store) -> StudySpec:
-    """The study's spec from its store, its structure checked (see the module docstring)."""
-    text = store.get_meta("spec_yaml")
-    if text is None:
-        raise UserError(f"{store.directory}: the store holds no spec")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise UserError(f"{store.path}: the stored spec is not valid YAML; the store is "
-                        "damaged") from None
-    return parse_structure(data, source=str(store.directory))
