@@ -15,7 +15,7 @@ those are, and the selected config's statistics are computed on them too.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,28 @@ class StudySummary:
                               "status": r.status, "error": r.error}
                              for r in self.unsuccessful],
         }
+
+
+def why_removed(d: Decision, strategy: str, fmt: Callable[[Any], str],
+                value_label: str | None = None) -> str:
+    """Why one config left the race, with the numbers its strategy recorded.
+
+    ``d.threshold`` is halving's median (shown as ``threshold``) or, for racing, the
+    criterion value of the best config it tests against (``best``). With ``value_label``
+    (the criterion's name) the config's own value comes second; ``fmt`` writes numbers
+    (``-`` for a missing or non-finite one). Read by ``stalwart show`` and the report.
+    """
+    versus = "best" if strategy == "racing" else "threshold"
+    parts = [d.reason]
+    if value_label is not None:
+        parts.append(f"{value_label} {fmt(d.value)}")
+    if d.threshold is not None:
+        parts.append(f"{versus} {fmt(d.threshold)}")
+    if d.statistic is not None:
+        parts.append(f"statistic {fmt(d.statistic)}")
+    if d.p_value is not None:
+        parts.append(f"p = {fmt(d.p_value)}")
+    return "; ".join(parts)
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -25,7 +25,7 @@ from stalwart.execution import EXECUTORS
 from stalwart.selection.base import Strategy
 from stalwart.store import Store
 from stalwart.study import Progress, StudyInterrupted, StudyPlan, plan, run, stored_spec
-from stalwart.summary import StudySummary, summarize
+from stalwart.summary import StudySummary, summarize, why_removed
 
 STUDY_DIR_HELP = "the study's directory (where stalwart run keeps it: --study-dir, default studies/<name>)"
 
@@ -275,32 +275,16 @@ def _print_unsuccessful(s: StudySummary, out: Console, *, whole: bool) -> None:
         out.print(f"... and {len(s.unsuccessful) - 20} more")
 
 
-def _why(d: Decision, criterion: str, versus: str) -> str:
-    """Why one config was dropped, with the numbers its strategy recorded.
-
-    ``versus`` names what ``d.threshold`` is: halving's median (``threshold``) or the
-    criterion value of the best config that racing tests against (``best``).
-    """
-    parts = [d.reason, f"{criterion} {_fmt(d.value)}"]  # "-": no finite value (failed)
-    if d.threshold is not None:
-        parts.append(f"{versus} {_fmt(d.threshold)}")
-    if d.statistic is not None:
-        parts.append(f"statistic {_fmt(d.statistic)}")
-    if d.p_value is not None:
-        parts.append(f"p = {_fmt(d.p_value)}")
-    return "; ".join(parts)
-
-
 def _print_removals(s: StudySummary, steps: dict[int, list[Decision]], out: Console) -> None:
     table = Table(title="removed configs and why")
     for col in ("step", "config", "instances", "why"):
         table.add_column(col)
     params = {c.config.id: c.config.to_json() for c in s.configs}
-    versus = "best" if s.spec.strategy.name == "racing" else "threshold"
     for step in sorted(steps):
         for d in steps[step]:
             table.add_row(str(step), f"{d.config_id} {params.get(d.config_id, '')}",
-                          _fmt(d.n_instances), _why(d, s.spec.criterion.name, versus))
+                          _fmt(d.n_instances),
+                          why_removed(d, s.spec.strategy.name, _fmt, s.spec.criterion.name))
     out.print(table)
 
 

@@ -18,7 +18,6 @@ import math
 import time
 from typing import Any
 
-from stalwart.core import Decision
 from stalwart.report import html as h
 from stalwart.report.robustness import (
     clean_key,
@@ -40,6 +39,7 @@ from stalwart.report.study_views import (
     varying_keys,
 )
 from stalwart.selection import get_criterion
+from stalwart.summary import why_removed
 
 NO_RESULTS = "no results yet"
 MAX_ERRORS = 50
@@ -194,17 +194,6 @@ def _robustness(page: h.Page, data: StudyData, finalists: list[str],
                               corruption_keys(names)), "robustness profile of the finalists")
 
 
-def _why(d: Decision, criterion: str, versus: str) -> str:
-    parts = [d.reason]
-    if d.threshold is not None:
-        parts.append(f"{versus} {h.fmt(d.threshold)}")
-    if d.statistic is not None:
-        parts.append(f"statistic {h.fmt(d.statistic)}")
-    if d.p_value is not None:
-        parts.append(f"p = {h.fmt(d.p_value)}")
-    return "; ".join(parts)
-
-
 def _decisions(page: h.Page, data: StudyData, labels: dict[str, str]) -> None:
     s = data.summary
     sec = page.section("decisions", "Decisions")
@@ -215,11 +204,10 @@ def _decisions(page: h.Page, data: StudyData, labels: dict[str, str]) -> None:
     keys = varying_keys(configs)
     params = {c.id: params_text(c, keys) for c in configs}
     fixed = [k for k in dict.fromkeys(k for c in configs for k in c) if k not in keys]
-    versus = "best" if s.spec.strategy.name == "racing" else "threshold"
     rows, classes = [], []
     for d in s.decisions:
         rows.append([d.step, d.config_id, params.get(d.config_id, ""), d.action,
-                     d.n_instances, d.value, _why(d, s.spec.criterion.name, versus)])
+                     d.n_instances, d.value, why_removed(d, s.spec.strategy.name, h.fmt)])
         classes.append("selected" if d.action == "selected" else "")
     sec.add(h.paragraph(f"Which config left the race at which step and why; value: its "
                         f"{s.spec.criterion.name} of {s.spec.metric.name} at that step. "
