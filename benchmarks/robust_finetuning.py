@@ -24,7 +24,6 @@ Example (about 30-40 minutes on two idle cores)::
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import json
 import shlex
@@ -66,7 +65,6 @@ def protocol(config: Config, long_epochs: int) -> str:
 def grid_spec(target: str, train_size: int, backbones: Path, instances: int) -> Any:
     """The grid spec for one target, with the backbones directory and instance count."""
     data = yaml.safe_load((ROOT / GRID_SPEC).read_text())
-    data = copy.deepcopy(data)
     data["name"] = f"robust-finetuning-{target}"
     data["instances"] = {**data["instances"], "train_size": train_size, "n": instances}
     text = json.dumps(data).replace("studies/backbones/", f"{backbones.as_posix()}/")
