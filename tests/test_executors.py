@@ -52,3 +52,26 @@ def test_importing_the_registry_imports_no_executor():
             "'stalwart.execution.ray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_lost_pool_resubmits_the_dead_workers_trial_first_then_in_submission_order(monkeypatch):
+    from stalwart.core import Config, Trial
+    from stalwart.execution.local import LocalExecutor
+
+    ex = LocalExecutor(2, max_retries=1)
+    configs = {c: Config(lr=i) for i, c in enumerate("abcd")}
+    trials = [Trial(c, 0) for c in "abcd"]
+    for i, t in enumerate(trials):
+        ex._order[t] = i
+    resubmitted: list[Trial] = []
+    monkeypatch.setattr(ex, "_new_pool", lambda: None)
+    monkeypatch.setattr(ex, "submit", lambda t, config: resubmitted.append(t))
+    monkeypatch.setattr(ex, "_dead_workers_trials", lambda: {"c:0": "killed by SIGKILL"})
+    lost = [(trials[i], configs[trials[i].config_id]) for i in (3, 1, 2, 0)]  # a set's order, as the pool fails them
+    assert ex._recover(lost) == []
+    assert [t.config_id for t in resubmitted] == ["c", "a", "b", "d"]
+    assert ex._deaths == {trials[2]: 1}, "only the trial on the dead worker is charged"
+    resubmitted.clear()
+    failed = ex._recover([(t, configs[t.config_id]) for t in trials])  # the same worker's trial dies again
+    assert [t.config_id for t, _ in failed] == ["c"] and len(resubmitted) == 3
+    assert "died 2 times" in failed[0][1].error

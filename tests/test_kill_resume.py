@@ -22,11 +22,11 @@ def _as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start(spec, study_dir):
+def start(spec, study_dir, env=None):
     return subprocess.Popen([sys.executable, "-m", "stalwart", "run", str(spec), "--study-dir",
                              str(study_dir), "--quiet"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=_as_from_a_terminal)
+                            preexec_fn=_as_from_a_terminal, env=env)
 
 
 def test_sigkill_at_random_points_loses_nothing(tmp_path):

@@ -9,7 +9,9 @@ training as failed and the study "selected" a config with no valid result.
 import os
 import random
 import signal
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from processes import SPEC, n_results, processes, snapshot
@@ -27,7 +29,7 @@ def spec_with_retries(n: int) -> str:
     # A run that kills k workers allows k - 1 retries (the default 1 for two deaths, as in
     # the bug report): a queued trial charged for every break (the old bug) fails, while a
     # trial charged only for its own worker's death fails only if all k kills hit it,
-    # which the progress required between kills rules out.
+    # which waiting for the trials hit so far to finish before the next kill rules out.
     return DEATHS_SPEC.replace("training: {threads: 1}", f"training: {{threads: 1, max_retries: {n}}}")
 
 
@@ -51,6 +53,29 @@ def reference(tmp_path_factory):
     return spec, snapshot(d / "ref")
 
 
+def trial_of(track_root: Path, pid: int) -> str | None:
+    """The trial a worker runs, from the marker it writes for the driver
+    (``<tmp>/stalwart-workers-*/<pid>`` holding ``config_id:instance``)."""
+    for marker in track_root.glob(f"stalwart-workers-*/{pid}"):
+        try:
+            return marker.read_text()
+        except OSError:
+            return None
+    return None
+
+
+def finished(study: Path, keys: set[str]) -> bool:
+    """Whether every trial in ``keys`` has a result in the store."""
+    if not keys:
+        return True
+    con = sqlite3.connect(study / "study.sqlite", timeout=5)
+    try:
+        done = {f"{c}:{i}" for c, i in con.execute("SELECT config_id, instance FROM results")}
+    finally:
+        con.close()
+    return keys <= done
+
+
 @pytest.mark.parametrize("n_kills", [2, 3])
 def test_workers_killed_seconds_apart_change_nothing(reference, tmp_path, n_kills):
     _, (ref_results, ref_decisions, ref_selection, _) = reference
@@ -58,16 +83,17 @@ def test_workers_killed_seconds_apart_change_nothing(reference, tmp_path, n_kill
     spec.write_text(spec_with_retries(n_kills - 1))
     rng = random.Random(100 + n_kills)
     study = tmp_path / "killed"
-    p = start(spec, study)
+    track_root = tmp_path / "tmp"  # the driver's temporary directory: its workers' markers
+    track_root.mkdir()
+    p = start(spec, study, env={**os.environ, "TMPDIR": str(track_root)})
     kills = 0
-    progress_needed = 1
+    hit: set[str] = set()  # trials that were on a killed worker
     try:
         deadline = time.monotonic() + 240
         while kills < n_kills and p.poll() is None and time.monotonic() < deadline:
-            if n_results(study) < progress_needed:
-                # After a kill the lost trials are resubmitted first: four more results
-                # mean the retried one has finished before the next kill (with three, a
-                # trial ended failed once after two kills at 80 epochs: cause not found).
+            # A trial may be charged for every kill only if every kill hits it: before
+            # the next kill, wait until the trials hit so far have finished.
+            if n_results(study) < 1 or not finished(study, hit):
                 time.sleep(0.05)
                 continue
             time.sleep(rng.uniform(0.0, 1.5))
@@ -75,9 +101,12 @@ def test_workers_killed_seconds_apart_change_nothing(reference, tmp_path, n_kill
             if not pids:
                 time.sleep(0.1)  # a new pool is starting
                 continue
-            os.kill(rng.choice(pids), signal.SIGKILL)
+            victim = rng.choice(pids)
+            before = trial_of(track_root, victim)
+            os.kill(victim, signal.SIGKILL)
             kills += 1
-            progress_needed = n_results(study) + 4
+            after = trial_of(track_root, victim)  # had it begun another trial meanwhile?
+            hit |= {k for k in (before, after) if k}
             time.sleep(rng.uniform(1.5, 3.0))  # "seconds apart"
         _, err = p.communicate(timeout=300)
     finally:

@@ -9,7 +9,8 @@ When one worker dies (the OOM killer, a segfault, ``kill -9``), Python's process
 breaks: every queued future fails and the other workers are terminated. Only the trial
 that was *on the dead worker* is charged an attempt; the trials that were queued or
 running on the healthy workers are resubmitted for free, so two deaths seconds apart
-never fail a training that was not there. To know which trial a worker runs, each worker
+never fail a training that was not there. The charged trial is resubmitted first (it has
+waited longest), the others in their first submission order. To know which trial a worker runs, each worker
 writes the trial's key to ``<track_dir>/<pid>`` (an atomic rename) before training it.
 """
 
@@ -82,6 +83,8 @@ class LocalExecutor(Executor):
         self._futures: dict[cf.Future[InstanceResult], tuple[Trial, Config]] = {}
         #: worker deaths charged to each trial (the trial was on the worker that died)
         self._deaths: dict[Trial, int] = {}
+        #: submission order of every trial, to resubmit lost ones in it
+        self._order: dict[Trial, int] = {}
         self._track_dir: str | None = None
 
     def start(self, job: TrainingJob) -> None:
@@ -105,6 +108,7 @@ class LocalExecutor(Executor):
         fut = self._pool.submit(_run_tracked, _trial_key(trial), self._job, config.to_dict(),
                                 trial.instance)
         self._futures[fut] = (trial, config)
+        self._order.setdefault(trial, len(self._order))
 
     def wait(self, timeout: float | None = None) -> list[tuple[Trial, InstanceResult]]:
         if not self._futures:
@@ -112,7 +116,7 @@ class LocalExecutor(Executor):
         done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         out: list[tuple[Trial, InstanceResult]] = []
         broken: list[tuple[Trial, Config]] = []
-        for fut in done:
+        for fut in [f for f in self._futures if f in done]:  # in submission order
             trial, config = self._futures.pop(fut)
             try:
                 out.append((trial, fut.result()))
@@ -139,6 +143,7 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._new_pool()
+        lost.sort(key=lambda tc: (_trial_key(tc[0]) not in culprits, self._order[tc[0]]))
         failed: list[tuple[Trial, InstanceResult]] = []
         for trial, config in lost:
             if _trial_key(trial) in culprits:
