@@ -1,8 +1,8 @@
 """Benchmark: selection strategies vs. baselines replayed on real result tables.
 
 Every strategy (halving with a couple of warm-ups, racing with a couple of tests, the
-authors' two-sided racing, and any other registered strategy such as ``adaptive`` with
-its defaults) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
+authors' two-sided racing, any other registered strategy such as ``adaptive`` with its
+defaults, and ``adaptive`` told the table's tolerance with each of its corrections) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
 stalwart's racing pruner) is replayed over many random instance orders on
 
 * the authors' CCT/CIFAR-10 table, each ``dt_len`` separately (``ValAccuracy``,
@@ -17,8 +17,8 @@ stalwart's racing pruner) is replayed over many random instance orders on
 The criterion is ``mean`` unless ``--criterion`` says otherwise. The headline column is
 the training *time* used as a percentage of the exhaustive search's (from the tables'
 time columns), then P(regret <= the table's tolerance), P(best) and P(near-best). The
-baselines get the same trainings budget as ``halving`` (warmup 5) uses on average on
-that table. Prints a markdown table and the command that produced it;
+baselines run twice: with the trainings budget ``halving`` (warmup 5) uses on average
+on that table, and with the one ``adaptive``'s cheapest row (``correction=none``) uses. Prints a markdown table and the command that produced it;
 ``--write-readme README.md`` puts the table between ``<!-- selection:begin -->`` and
 ``<!-- selection:end -->`` in that file.
 
@@ -78,13 +78,27 @@ BUDGET_FROM = ("halving", {"warmup": 5})
 BENCHMARKED = {"exhaustive", *(name for name, _ in STRATEGIES)}
 
 
+#: adaptive's corrections below its default (Bonferroni over opponents and looks), told
+#: the table's tolerance; the last one's trainings are the second budget of the baselines.
+CORRECTIONS: list[dict[str, Any]] = [
+    {"correction": "looks", "confidence": 0.95},
+    {"correction": "none", "confidence": 0.95},
+]
+
+
 def strategy_rows(tolerance: float | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The fixed rows, then every other registered strategy (``adaptive``, ...) with its
     defaults, then ``adaptive`` told the table's ``tolerance`` (the indifference zone a
-    user names, the one the table is judged by); ``exhaustive`` is the reference."""
-    told = ([("adaptive", {"tolerance": tolerance})]
+    user names, the one the table is judged by) with each of its corrections;
+    ``exhaustive`` is the reference."""
+    told = ([("adaptive", {"tolerance": tolerance, **c}) for c in [{}, *CORRECTIONS]]
             if "adaptive" in REGISTERED and tolerance is not None else [])
     return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED] + told
+
+
+def cheapest_adaptive(params: dict[str, Any]) -> bool:
+    """Whether a row is adaptive with the last (cheapest) correction of :data:`CORRECTIONS`."""
+    return "tolerance" in params and all(params.get(k) == v for k, v in CORRECTIONS[-1].items())
 
 
 @dataclass
@@ -251,7 +265,8 @@ def markdown(jobs: list[Job], command: str, tables: list[TableSpec] | None = Non
         "model's criterion; regret in the metric's units.",
         "Racing is one-sided unless `sided=two` (the authors' two-sided test).",
         f"Baselines get the trainings budget of `halving` (warmup={BUDGET_FROM[1]['warmup']}) "
-        "on the same table.",
+        "on the same table, then that of adaptive's cheapest row ("
+        + ", ".join(f"{k}={v}" for k, v in CORRECTIONS[-1].items()) + "): equal budgets.",
         "",
         f"Command: `{command}`",
     ]
@@ -316,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
             for j in done
             if (j.strategy, j.params) == BUDGET_FROM
         }
+        # The second budget: what adaptive's cheapest row spent, for "at equal budget".
+        small = {
+            j.label: round(j.summary.trainings_mean)  # type: ignore[union-attr]
+            for j in done
+            if j.strategy == "adaptive" and cheapest_adaptive(j.params)
+        }
         # Every baseline of the registry runs; only the slow ones have their own repeats.
         repeats = {
             "tpe": args.repeats_tpe or args.repeats,
@@ -323,16 +344,18 @@ def main(argv: list[str] | None = None) -> int:
             "tpe_racing": args.repeats_wilcoxon or args.repeats,
         }
         second = [
-            job(t, name, {}, repeats.get(name, args.repeats), budgets[t.label])
+            job(t, name, {}, repeats.get(name, args.repeats), budget)
             for t in tables
+            for budget in dict.fromkeys(b for b in (budgets[t.label], small.get(t.label))
+                                        if b is not None)
             for name in BASELINES
         ]
         # Longest first, so the two workers finish together; rows keep their order.
-        # (Workers return copies, so match rows by name, not identity.)
-        rank = {(j.label, j.strategy): i for i, j in enumerate(second)}
+        # (Workers return copies, so match rows by name and budget, not identity.)
+        rank = {(j.label, j.strategy, j.budget): i for i, j in enumerate(second)}
         slow_first = sorted(second, key=lambda j: j.strategy not in ("tpe_wilcoxon", "tpe_racing"))
         finished = list(pool.map(_run, slow_first))
-        done += sorted(finished, key=lambda j: rank[(j.label, j.strategy)])
+        done += sorted(finished, key=lambda j: rank[(j.label, j.strategy, j.budget)])
     order = {t.label: i for i, t in enumerate(tables)}
     done.sort(key=lambda j: order[j.label])  # stable: strategies, then baselines
     text = markdown(done, command, tables)

@@ -30,11 +30,14 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     cells = [[c.strip() for c in row.split("|")] for row in rows]
     methods = [c[2] for c in cells]
     # Every other registered strategy (adaptive, ...) gets a row with its defaults, and
-    # adaptive one more told the table's tolerance.
+    # adaptive three more told the table's tolerance, one per correction.
     others = [n for n in STRATEGIES if n not in ("exhaustive", "halving", "racing")]
-    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] + [
-        "random", "tpe", "tpe_wilcoxon", "tpe_racing"]
-    assert [c[3] for c in cells if c[2] == "adaptive"][-1].startswith("tolerance=")
+    baselines = ["random", "tpe", "tpe_wilcoxon", "tpe_racing"]
+    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] * 3 + (
+        baselines * 2)
+    assert [c[3] for c in cells if c[2] == "adaptive"][-3:] == [
+        "tolerance=0.001", "tolerance=0.001, correction=looks, confidence=0.95",
+        "tolerance=0.001, correction=none, confidence=0.95"]
     assert [c[3] for c in cells if c[2] == "racing"] == [
         "test=welch", "test=mannwhitney", "test=welch, sided=two"]
     header = [c.strip() for c in text.split("\n")[2].split("|")]
@@ -49,5 +52,8 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     assert all(c[9] == "3" for c in cells)
     halving5 = next(c for c in cells if c[3] == "warmup=5")
     budget = halving5[8].split("(")[0].strip()
-    assert all(f"budget={budget}" in c[3] for c in cells[-4:])
+    assert all(c[3] == f"budget={budget}" for c in cells[-8:-4])
+    cheapest = next(c for c in cells if "correction=none" in c[3])
+    small = cheapest[8].split("(")[0].strip()
+    assert all(c[3] == f"budget={small}" for c in cells[-4:]), "equal budgets"
     assert "Command: `python benchmarks/selection.py --no-cct" in text

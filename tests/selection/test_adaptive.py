@@ -276,7 +276,10 @@ def test_std_criterion() -> None:
         ({"tolerance": -0.1}, "adaptive.tolerance: must be null or a number >= 0, got -0.1"),
         ({"parallel": 0}, "adaptive.parallel: must be an integer >= 1, got 0"),
         ({"parallel": 2.5}, "adaptive.parallel: must be an integer >= 1, got 2.5"),
-        ({"alpha": 0.1}, "unknown parameter(s) alpha; accepted: confidence, tolerance, parallel"),
+        ({"correction": "holm"},
+         "adaptive.correction: unknown value 'holm' (choose from bonferroni, looks, none)"),
+        ({"alpha": 0.1}, "unknown parameter(s) alpha; accepted: confidence, tolerance, parallel, "
+                         "cost_aware, correction"),
     ],
 )
 def test_invalid_parameters(params: dict, message: str) -> None:
@@ -313,3 +316,55 @@ def test_observe_cost_is_a_no_op_hook_for_other_strategies() -> None:
                                       direction="minimize"))
     (trial, *_) = s.ask()
     assert s.observe_cost(trial, 12.5) is None
+
+
+# ---- the pool's minimum, and the corrections ------------------------------------------
+def agreeing_twin_table() -> tuple[list[str], np.ndarray]:
+    """A's first two instances agree to 1e-8 (as two calorimeter trainings once did);
+    B is the best config (mean 0.45) but its first instance, 0.56, is behind A's 0.50."""
+    rng = np.random.default_rng(11)
+    ids = ["A", "B", *(f"c{i}" for i in range(8))]
+    means = np.array([0.55, 0.45, *np.linspace(0.60, 0.70, 8)])
+    table = means[:, None] + rng.normal(0, 0.05, (10, 12))
+    table[0, :2] = [0.50, 0.50000001]
+    table[1, 0] = 0.56
+    return ids, table
+
+
+def test_no_comparison_rests_on_the_instances_of_one_config(monkeypatch) -> None:
+    import stalwart.selection.adaptive as adaptive
+
+    ids, table = agreeing_twin_table()
+
+    def race() -> Adaptive:
+        s = Adaptive(setup(ids, n_instances=12, criterion="mean", direction="minimize"),
+                     parallel=1)
+        run(s, table, ids)
+        return s
+
+    s = race()
+    assert "B" not in removed(s) and s.selection == "B"
+    monkeypatch.setattr(adaptive, "MIN_POOL_CONFIGS", 1)  # a pool of A's two instances
+    naive = race()
+    assert removed(naive).get("B") == 1 and naive.selection == "A"
+
+
+def spread_table() -> tuple[list[str], np.ndarray]:
+    """40 configs whose means step by half a noise width (sd 0.02): many near-ties."""
+    rng = np.random.default_rng(5)
+    means = 0.90 - 0.01 * np.arange(40)
+    return [f"c{i:02d}" for i in range(40)], means[:, None] + rng.normal(0, 0.02, (40, 20))
+
+
+def test_corrections_trade_the_guarantee_for_trainings() -> None:
+    ids, table = spread_table()
+    told = {}
+    for correction in ("bonferroni", "looks", "none"):
+        s = Adaptive(setup(ids, n_instances=20, criterion="mean", direction="maximize"),
+                     correction=correction, confidence=0.95, tolerance=0.01, parallel=1)
+        told[correction] = len(run(s, table, ids))
+        assert s.selection in ids[:3], correction
+        if correction == "none":  # each removal at the plain level 1 - confidence
+            p = [d.p_value for d in s.decisions if d.action == "removed"]
+            assert p and max(p) < 0.05 and max(p) > 1e-3
+    assert told["bonferroni"] > told["looks"] > told["none"]
