@@ -2,7 +2,8 @@
 
 Every strategy (halving with a couple of warm-ups, racing with a couple of tests, the
 authors' two-sided racing, any other registered strategy such as ``adaptive`` with its
-defaults, and ``adaptive`` told the table's tolerance with each of its corrections) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
+defaults, and ``adaptive`` told the table's tolerance with each of its corrections,
+with and without its surrogate) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
 stalwart's racing pruner) is replayed over many random instance orders on
 
 * the authors' CCT/CIFAR-10 table, each ``dt_len`` separately (``ValAccuracy``,
@@ -18,7 +19,8 @@ The criterion is ``mean`` unless ``--criterion`` says otherwise. The headline co
 the training *time* used as a percentage of the exhaustive search's (from the tables'
 time columns), then P(regret <= the table's tolerance), P(best) and P(near-best). The
 baselines run twice: with the trainings budget ``halving`` (warmup 5) uses on average
-on that table, and with the one ``adaptive``'s cheapest row (``correction=none``) uses. Prints a markdown table and the command that produced it;
+on that table, and with the one ``adaptive``'s cheapest row (``correction=none`` with the
+surrogate) uses. Prints a markdown table and the command that produced it;
 ``--write-readme README.md`` puts the table between ``<!-- selection:begin -->`` and
 ``<!-- selection:end -->`` in that file.
 
@@ -78,27 +80,32 @@ BUDGET_FROM = ("halving", {"warmup": 5})
 BENCHMARKED = {"exhaustive", *(name for name, _ in STRATEGIES)}
 
 
-#: adaptive's corrections below its default (Bonferroni over opponents and looks), told
-#: the table's tolerance; the last one's trainings are the second budget of the baselines.
-CORRECTIONS: list[dict[str, Any]] = [
+#: adaptive's rows told the table's tolerance: its default correction (Bonferroni over
+#: opponents and looks), the two cheaper ones, and those with the surrogate; the last
+#: one's trainings are the second budget of the baselines.
+ADAPTIVE_TOLD: list[dict[str, Any]] = [
+    {},
     {"correction": "looks", "confidence": 0.95},
     {"correction": "none", "confidence": 0.95},
+    {"correction": "looks", "confidence": 0.95, "surrogate": 0.25},
+    {"correction": "none", "confidence": 0.95, "surrogate": 0.25},
 ]
 
 
 def strategy_rows(tolerance: float | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The fixed rows, then every other registered strategy (``adaptive``, ...) with its
     defaults, then ``adaptive`` told the table's ``tolerance`` (the indifference zone a
-    user names, the one the table is judged by) with each of its corrections;
+    user names, the one the table is judged by) with each of :data:`ADAPTIVE_TOLD`;
     ``exhaustive`` is the reference."""
-    told = ([("adaptive", {"tolerance": tolerance, **c}) for c in [{}, *CORRECTIONS]]
+    told = ([("adaptive", {"tolerance": tolerance, **c}) for c in ADAPTIVE_TOLD]
             if "adaptive" in REGISTERED and tolerance is not None else [])
     return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED] + told
 
 
 def cheapest_adaptive(params: dict[str, Any]) -> bool:
-    """Whether a row is adaptive with the last (cheapest) correction of :data:`CORRECTIONS`."""
-    return "tolerance" in params and all(params.get(k) == v for k, v in CORRECTIONS[-1].items())
+    """Whether a row is adaptive's last (cheapest) row of :data:`ADAPTIVE_TOLD`."""
+    return {k: v for k, v in params.items() if k != "tolerance"} == ADAPTIVE_TOLD[-1] and (
+        "tolerance" in params)
 
 
 @dataclass
@@ -266,7 +273,7 @@ def markdown(jobs: list[Job], command: str, tables: list[TableSpec] | None = Non
         "Racing is one-sided unless `sided=two` (the authors' two-sided test).",
         f"Baselines get the trainings budget of `halving` (warmup={BUDGET_FROM[1]['warmup']}) "
         "on the same table, then that of adaptive's cheapest row ("
-        + ", ".join(f"{k}={v}" for k, v in CORRECTIONS[-1].items()) + "): equal budgets.",
+        + ", ".join(f"{k}={v}" for k, v in ADAPTIVE_TOLD[-1].items()) + "): equal budgets.",
         "",
         f"Command: `{command}`",
     ]

@@ -30,14 +30,16 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     cells = [[c.strip() for c in row.split("|")] for row in rows]
     methods = [c[2] for c in cells]
     # Every other registered strategy (adaptive, ...) gets a row with its defaults, and
-    # adaptive three more told the table's tolerance, one per correction.
+    # adaptive five more told the table's tolerance: per correction, and with the surrogate.
     others = [n for n in STRATEGIES if n not in ("exhaustive", "halving", "racing")]
     baselines = ["random", "tpe", "tpe_wilcoxon", "tpe_racing"]
-    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] * 3 + (
+    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] * 5 + (
         baselines * 2)
-    assert [c[3] for c in cells if c[2] == "adaptive"][-3:] == [
+    assert [c[3] for c in cells if c[2] == "adaptive"][-5:] == [
         "tolerance=0.001", "tolerance=0.001, correction=looks, confidence=0.95",
-        "tolerance=0.001, correction=none, confidence=0.95"]
+        "tolerance=0.001, correction=none, confidence=0.95",
+        "tolerance=0.001, correction=looks, confidence=0.95, surrogate=0.25",
+        "tolerance=0.001, correction=none, confidence=0.95, surrogate=0.25"]
     assert [c[3] for c in cells if c[2] == "racing"] == [
         "test=welch", "test=mannwhitney", "test=welch, sided=two"]
     header = [c.strip() for c in text.split("\n")[2].split("|")]
@@ -53,7 +55,8 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     halving5 = next(c for c in cells if c[3] == "warmup=5")
     budget = halving5[8].split("(")[0].strip()
     assert all(c[3] == f"budget={budget}" for c in cells[-8:-4])
-    cheapest = next(c for c in cells if "correction=none" in c[3])
+    cheapest = next(c for c in cells if c[3].endswith("correction=none, confidence=0.95, "
+                                                      "surrogate=0.25"))
     small = cheapest[8].split("(")[0].strip()
     assert all(c[3] == f"budget={small}" for c in cells[-4:]), "equal budgets"
     assert "Command: `python benchmarks/selection.py --no-cct" in text

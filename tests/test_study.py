@@ -83,3 +83,29 @@ def test_resuming_with_another_spec_is_refused(tmp_path):
         open_study(make_spec("halving", warmup=2, seed=5), tmp_path / "study")
     # a bigger budget or other workers are the same study
     open_study(make_spec("halving", warmup=2, budget=1000), tmp_path / "study").close()
+
+
+def test_adaptive_surrogate_gets_the_configs_hyperparameters_from_the_study(tmp_path):
+    spec = make_spec("adaptive", n=6)
+    spec = StudySpec.model_validate({
+        **spec.model_dump(), "strategy": {"name": "adaptive", "surrogate": 0.5, "parallel": 1},
+        "search_space": {"product": {
+            "lr": [0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+            "noise": [0.1, 0.2, 0.3, 0.4]}}})
+    outcome, ex, _, decisions = run(spec, tmp_path)
+    configs = expand(spec)
+    skipped = [d for d in decisions if d.action == "removed" and d.n_instances == 0]
+    assert skipped and all(d.reason.startswith("skipped untrained") for d in skipped)
+    assert len({t.config_id for t in ex.trained}) < len(configs)  # some never trained
+    assert abs(outcome.selection.get("lr") - 0.01) < 1e-12  # fake_value's best level
+    # the same spec again: the same skips (their order follows the config ids only)
+    again = run(spec, tmp_path, name="again")[3]
+    assert again == decisions
+
+
+def test_adaptive_surrogate_on_a_single_axis_is_refused_before_training(tmp_path):
+    from stalwart.validation import check_spec
+
+    spec = make_spec("adaptive", n=6, surrogate=0.5)  # lr alone: one level per config
+    with pytest.raises(UserError, match="^strategy: adaptive.surrogate: no hyperparameter "):
+        check_spec(spec)

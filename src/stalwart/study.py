@@ -98,6 +98,7 @@ def build_strategy(spec: StudySpec, configs: list[Config]) -> Strategy:
             direction=spec.metric.direction,
             budget=spec.budget.max_trainings,
             failures=spec.strategy.failures,
+            params=tuple(c.to_dict() for c in configs),
         ),
         **spec.strategy.params,
     )

@@ -95,6 +95,7 @@ def check_configs(spec: StudySpec) -> None:
 def check_selection(spec: StudySpec) -> None:
     from stalwart.selection import StrategySetup, get_criterion, make_strategy
     from stalwart.selection.criteria import check_near_optimal
+    from stalwart.space import expand
 
     # The near-optimal option is every criterion's, so its key path is the criterion's own.
     first(check_near_optimal(spec.criterion.params, prefix="criterion."), SpecError)
@@ -102,15 +103,22 @@ def check_selection(spec: StudySpec) -> None:
         criterion = get_criterion(spec.criterion.name, **spec.criterion.params)
     except (ValueError, TypeError) as exc:
         raise SpecError(f"criterion: {exc}") from None
+    # The real configs, so that a strategy that models their hyperparameters (adaptive's
+    # surrogate) is checked on them; a space that does not expand is reported elsewhere.
+    try:
+        configs = expand(spec)
+    except (ValueError, TypeError):
+        configs = []
     try:
         make_strategy(
             spec.strategy.name,
             StrategySetup(
-                ("a", "b"),
+                tuple(c.id for c in configs) or ("a", "b"),
                 n_instances=spec.instances.n,
                 criterion=criterion,
                 direction=spec.metric.direction,
                 failures=spec.strategy.failures,
+                params=tuple(c.to_dict() for c in configs) or None,
             ),
             **spec.strategy.params,
         )

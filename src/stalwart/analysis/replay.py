@@ -271,6 +271,8 @@ def replay(
             instance_order=tuple(order_list),
             budget=budget,
             failures=failures,
+            params=[{k: p.get(k) for k in param_columns} if param_columns else p
+                    for p in table.params],
         )
         strategy = (
             None

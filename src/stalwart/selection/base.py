@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from stalwart.core import Decision, Direction, Trial
 from stalwart.selection.criteria import (
@@ -67,6 +68,10 @@ class StrategySetup:
         with what it has.
     failures:
         ``worst`` (a NaN instance makes the config the worst) or ``ignore`` (drop NaNs).
+    params:
+        the hyperparameters of each config, in ``config_ids`` order (a study's configs,
+        a table's parameter columns), for strategies that model them (adaptive's
+        surrogate); ``None`` when unknown.
     """
 
     config_ids: tuple[str, ...]
@@ -76,6 +81,7 @@ class StrategySetup:
     instance_order: tuple[int, ...] | None = None
     budget: int | None = None
     failures: Failures = "worst"
+    params: tuple[Mapping[str, Any], ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen: normalise through object.__setattr__, once, before anyone reads a field.
@@ -91,8 +97,12 @@ class StrategySetup:
             raise ValueError("instance_order must list at least n_instances distinct indices")
         if self.budget is not None and self.budget < 1:
             raise ValueError("budget must be >= 1")
+        params = None if self.params is None else tuple(dict(p) for p in self.params)
+        if params is not None and len(params) != len(ids):
+            raise ValueError("params must have one mapping per config")
         object.__setattr__(self, "config_ids", ids)
         object.__setattr__(self, "instance_order", order)
+        object.__setattr__(self, "params", params)
         object.__setattr__(self, "criterion", as_criterion(self.criterion))
         check_direction(self.direction)
         check_failures(self.failures)
