@@ -61,6 +61,17 @@ def test_steps_of_a_running_study_end_with_now():
     assert [s.index for s in steps(["a", "b", "c"], [], results, over=True)] == [NOW]
 
 
+def test_a_step_of_configs_skipped_untrained_shows_the_first_instances():
+    results = {"a": [_r("a", i, 1.0) for i in range(3)], "b": [_r("b", 0, 2.0)], "c": []}
+    ds = [Decision(2, "c", "removed", "skipped untrained: ...", n_instances=0),
+          Decision(4, "b", "removed", "worse than a", 2.0, 1.0, n_instances=1),
+          Decision(5, "a", "selected", "last survivor", 1.0, n_instances=3)]
+    got = steps(["a", "b", "c"], ds, results, over=True)
+    assert [(s.index, s.n_instances, s.removed) for s in got] == [
+        (2, 1, ["c"]), (4, 1, ["b"]), (5, 3, [])]
+    assert got[0].trainings == 2 and got[-1].trainings == 4
+
+
 def test_a_held_driver_lock_reads_as_running(study_dir, tmp_path):
     if not Path("/proc/locks").exists():
         pytest.skip("no /proc/locks on this system")

@@ -6,7 +6,9 @@ with the step it was taken at and the instances per config it rested on
 the race when it was taken (``alive``), those it removed and, at the last one, the
 selection. Each config is judged there on its first ``n`` instances, ``n`` the step's
 instance count (for halving exactly what the strategy saw; for racing and adaptive,
-whose configs may hold different counts, each config's instances up to that count).
+whose configs may hold different counts, each config's instances up to that count; a
+step that only skipped untrained configs, as adaptive's surrogate does during the first
+round, counts one instance, the most the trained configs held then).
 
 The **cost** up to a step counts the trainings the race had used by then: the instances
 below the step's count of the configs still in it, and those below their removal count
@@ -69,6 +71,8 @@ def steps(config_ids: list[str], decisions: list[Decision],
         ds = by_step[index]
         counts = [d.n_instances for d in ds if d.n_instances is not None]
         n = max(counts) if counts else _most(results, alive)
+        if n == 0 and any(results.get(c) for c in alive):
+            n = 1  # configs skipped untrained (adaptive's surrogate): the others held one
         removed = [d.config_id for d in ds if d.action == "removed" and d.config_id in alive]
         selected = next((d.config_id for d in ds if d.action == "selected"), None)
         step = Step(index, n, list(alive), removed, selected)

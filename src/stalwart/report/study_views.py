@@ -111,7 +111,8 @@ def mean_std_figure(panels: list[Step], results: Mapping[str, list[InstanceResul
         _zoom(ax, [stats[c] for c in step.alive])
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(plain(f"{step.label}: {len(step.alive)} configs, "
-                           f"{step.n_instances} instances"), fontsize=9)
+                           f"{step.n_instances} instance"
+                           f"{'' if step.n_instances == 1 else 's'}"), fontsize=9)
         ax.grid(alpha=0.3)
         for c in out:
             if math.isfinite(stats[c][0]):
