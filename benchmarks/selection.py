@@ -92,14 +92,24 @@ ADAPTIVE_TOLD: list[dict[str, Any]] = [
 ]
 
 
+#: adaptive's rows with its default tolerance (one standard error, the near-best band):
+#: the per-comparison correction at a stricter confidence, with the surrogate.
+ADAPTIVE_NEAR_BEST: list[dict[str, Any]] = [
+    {"correction": "none", "confidence": 0.99, "surrogate": 0.25},
+]
+
+
 def strategy_rows(tolerance: float | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The fixed rows, then every other registered strategy (``adaptive``, ...) with its
     defaults, then ``adaptive`` told the table's ``tolerance`` (the indifference zone a
     user names, the one the table is judged by) with each of :data:`ADAPTIVE_TOLD`;
-    ``exhaustive`` is the reference."""
+    ``exhaustive`` is the reference. :data:`ADAPTIVE_NEAR_BEST` follows the defaults."""
     told = ([("adaptive", {"tolerance": tolerance, **c}) for c in ADAPTIVE_TOLD]
             if "adaptive" in REGISTERED and tolerance is not None else [])
-    return STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED] + told
+    near = ([("adaptive", dict(c)) for c in ADAPTIVE_NEAR_BEST]
+            if "adaptive" in REGISTERED else [])
+    return (STRATEGIES + [(name, {}) for name in REGISTERED if name not in BENCHMARKED]
+            + near + told)
 
 
 def cheapest_adaptive(params: dict[str, Any]) -> bool:

@@ -30,12 +30,14 @@ def test_selection_benchmark_writes_every_row_between_the_markers(tmp_path):
     cells = [[c.strip() for c in row.split("|")] for row in rows]
     methods = [c[2] for c in cells]
     # Every other registered strategy (adaptive, ...) gets a row with its defaults, and
-    # adaptive five more told the table's tolerance: per correction, and with the surrogate.
+    # adaptive one more at its default tolerance (the near-best band) and five more told
+    # the table's tolerance: per correction, and with the surrogate.
     others = [n for n in STRATEGIES if n not in ("exhaustive", "halving", "racing")]
     baselines = ["random", "tpe", "tpe_wilcoxon", "tpe_racing"]
-    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] * 5 + (
+    assert methods == ["halving"] * 4 + ["racing"] * 3 + others + ["adaptive"] * 6 + (
         baselines * 2)
-    assert [c[3] for c in cells if c[2] == "adaptive"][-5:] == [
+    assert [c[3] for c in cells if c[2] == "adaptive"][-6:] == [
+        "correction=none, confidence=0.99, surrogate=0.25",
         "tolerance=0.001", "tolerance=0.001, correction=looks, confidence=0.95",
         "tolerance=0.001, correction=none, confidence=0.95",
         "tolerance=0.001, correction=looks, confidence=0.95, surrogate=0.25",
