@@ -2,8 +2,8 @@
 
 Every strategy (halving with a couple of warm-ups, racing with a couple of tests, the
 authors' two-sided racing, any other registered strategy such as ``adaptive`` with its
-defaults, and ``adaptive`` told the table's tolerance with each of its corrections,
-with and without its surrogate) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
+defaults, ``adaptive``'s near-best finder, and ``adaptive`` told the table's tolerance
+with each of its corrections, with and without its surrogate) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
 stalwart's racing pruner) is replayed over many random instance orders on
 
 * the authors' CCT/CIFAR-10 table, each ``dt_len`` separately (``ValAccuracy``,
