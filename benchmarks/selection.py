@@ -3,8 +3,9 @@
 Every strategy (halving with a couple of warm-ups, racing with a couple of tests, the
 authors' two-sided racing, any other registered strategy such as ``adaptive`` with its
 defaults, ``adaptive``'s near-best finder, and ``adaptive`` told the table's tolerance
-with each of its corrections, with and without its surrogate) and every baseline (random search, Optuna TPE, TPE + WilcoxonPruner, TPE +
-stalwart's racing pruner) is replayed over many random instance orders on
+with each of its corrections, with and without its surrogate) and every baseline
+(random search, Optuna TPE, TPE + WilcoxonPruner, TPE + stalwart's racing pruner) is
+replayed over many random instance orders on
 
 * the authors' CCT/CIFAR-10 table, each ``dt_len`` separately (``ValAccuracy``,
   maximized, tolerance 0.005: half a point of accuracy),
