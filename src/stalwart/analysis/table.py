@@ -359,19 +359,32 @@ class _Infinities:
         ]
 
 
-def _parse_number(
-    cell: str, *, path: str, line: int, column: str, infinities: _Infinities
-) -> float | None:
-    """The cell's value: a float, NaN for a failed instance, None for an empty cell."""
+def _cell_float(cell: str, *, path: str, line: int, column: str, what: str) -> float | None:
+    """The cell as a float (``float()``'s reading: nan, inf, 1e999), None when empty.
+
+    Raises
+    ------
+    TableError
+        naming the cell and ``what`` it should be, for text that is not a number.
+    """
     text = cell.strip()
     if text == "":
         return None
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise TableError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
+            f"{path}: line {line}, column {column!r}: {text!r} is not {what}"
         ) from None
+
+
+def _parse_number(
+    cell: str, *, path: str, line: int, column: str, infinities: _Infinities
+) -> float | None:
+    """The cell's value: a float, NaN for a failed instance, None for an empty cell."""
+    value = _cell_float(cell, path=path, line=line, column=column, what="a number")
+    if value is None:
+        return None
     if math.isinf(value):
         # float() also reads overflowing literals such as 1e999 as inf.
         if not infinities.count:
@@ -381,36 +394,26 @@ def _parse_number(
     return value
 
 
+_A_TIME = "a time in seconds (a number >= 0, or nan)"
+
+
 def _parse_time(cell: str, *, path: str, line: int, column: str) -> float | None:
     """A training time in seconds: >= 0, NaN (unknown) or None (empty cell)."""
-    text = cell.strip()
-    if text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0  # reported below with the other impossible times
-    if math.isnan(value) or (math.isfinite(value) and value >= 0):
+    value = _cell_float(cell, path=path, line=line, column=column, what=_A_TIME)
+    if value is None or math.isnan(value) or (math.isfinite(value) and value >= 0):
         return value
     raise TableError(
-        f"{path}: line {line}, column {column!r}: {text!r} is not a time in seconds "
-        "(a number >= 0, or nan)"
+        f"{path}: line {line}, column {column!r}: {cell.strip()!r} is not {_A_TIME}"
     )
 
 
 def _parse_train_loss(cell: str, *, path: str, line: int, column: str) -> float | None:
     """A training loss: a number (NaN, and any non-finite number: unknown) or None
     (empty cell)."""
-    text = cell.strip()
-    if text == "":
+    value = _cell_float(cell, path=path, line=line, column=column,
+                        what="a training loss (a number, or nan when unknown)")
+    if value is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise TableError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a training loss "
-            "(a number, or nan when unknown)"
-        ) from None
     return value if math.isfinite(value) else math.nan
 
 
