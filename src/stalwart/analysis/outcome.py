@@ -146,7 +146,10 @@ class Reference:
     :meth:`from_table` raises :class:`~stalwart.errors.TableError` for a table with
     never-trained cells (restrict it with :meth:`ResultTable.complete` first) and for a
     table without a valid result (every config failed under the failure policy), where
-    every pick would be "the best".
+    every pick would be "the best". A ``near_optimal`` criterion judges each config on the
+    instances it keeps by the table's training losses (``ValueError`` from the criterion
+    when the table has none: :func:`~stalwart.analysis.replay.reference_for` refuses that
+    first, with the flag to name them).
     """
 
     ranking: list[str]
@@ -175,7 +178,14 @@ class Reference:
         # A never-trained cell is no failure, and judging against a best picked from
         # guessed cells would be a wrong answer: the caller restricts the table first.
         table.require_complete()
-        rows = table.values_by_id()
+        # A near-optimal criterion judges each config on the instances it keeps (by the
+        # table's training losses). A config has a failed or a finite instance in that
+        # sample exactly when it has one at all (failed instances are always kept, and so
+        # is the finished one with the best training loss), so the check below holds.
+        losses = table.train_losses_by_id() if crit.near_optimal is not None else None
+        rows = {cid: crit.sample(v, None if losses is None else losses[cid])
+                for cid, v in table.values_by_id().items()}
+        crit = crit.without_near_optimal()
         order = ranking(rows, crit, direction, failures)
         best = order[0]
         if all(math.isinf(k) for k in crit.key(np.sort(rows[best]), direction, failures)):

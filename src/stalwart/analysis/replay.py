@@ -40,7 +40,6 @@ they refuse such a criterion.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -49,11 +48,11 @@ from typing import Any
 import numpy as np
 
 from stalwart.analysis.baselines import BASELINES, run_baseline
-from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary, standard_error
+from stalwart.analysis.outcome import Reference, ReplayOutcome, ReplaySummary
 from stalwart.analysis.table import TRAIN_LOSS_PREFIX, ResultTable
 from stalwart.core import Direction, Trial, derive_seed
 from stalwart.errors import UserError
-from stalwart.selection import STRATEGIES, Criterion, StrategySetup, make_strategy, ranking
+from stalwart.selection import STRATEGIES, Criterion, StrategySetup, make_strategy
 from stalwart.selection.criteria import as_criterion
 
 
@@ -129,15 +128,8 @@ def reference_for(
     failures: str = "worst",
     top_k: int = 3,
 ) -> Reference:
-    """The exhaustive reference of :meth:`Reference.from_table`, near-optimal aware.
-
-    Without ``near_optimal`` it is :meth:`Reference.from_table`. With it, the ranking,
-    the criterion values and the best's standard error are computed on each config's
-    near-optimal instances (the table's training losses), so that a pick is judged by the
-    criterion the strategies score. The checks (never-trained cells, no valid result) are
-    :meth:`Reference.from_table`'s: a config has a failed or a finite instance in its
-    near-optimal sample exactly when it has one at all (failed instances are always kept,
-    and so is the finished instance with the best training loss).
+    """The exhaustive reference of :meth:`Reference.from_table`, after the check that a
+    ``near_optimal`` criterion has the table's training losses to judge by.
 
     Raises
     ------
@@ -148,27 +140,8 @@ def reference_for(
     """
     crit = as_criterion(criterion)
     check_train_losses(table, crit)
-    base = Reference.from_table(
-        table, criterion=crit.without_near_optimal(), direction=direction,
-        failures=failures, top_k=top_k,
-    )
-    if crit.near_optimal is None:
-        return base
-    losses = table.train_losses_by_id()
-    assert losses is not None  # check_train_losses
-    rows = {cid: crit.sample(v, losses[cid]) for cid, v in table.values_by_id().items()}
-    order = ranking(rows, crit.without_near_optimal(), direction, failures)  # type: ignore[arg-type]
-    values = {cid: crit.value(np.sort(v), direction, failures)  # type: ignore[arg-type]
-              for cid, v in rows.items()}
-    best = order[0]
-    return dataclasses.replace(
-        base,
-        ranking=order,
-        best=best,
-        best_value=values[best],
-        best_se=standard_error(rows[best], crit, direction, failures),
-        values=values,
-    )
+    return Reference.from_table(table, criterion=crit, direction=direction,
+                                failures=failures, top_k=top_k)
 
 
 def _check_n_instances(table: ResultTable, n_instances: int | None) -> int:
