@@ -608,26 +608,26 @@ class Adaptive(ScoredStrategy):
         assert self._model is not None and self.surrogate is not None
         k = len(self.config_ids)
         have = int(np.sum(self._n >= 1))
-        untrained = np.flatnonzero(self._alive_mask & (self._planned == 0))
         due = have >= math.ceil(self.surrogate * k) and (
             self._fit_at == 0 or have - self._fit_at >= max(1, math.ceil(k / 50)))
-        if untrained.size == 0 or not due:
+        row = int(b["lead"])
+        lead_point = float(b["point"][row])
+        untrained = np.flatnonzero(self._alive_mask & (self._planned == 0))
+        if not due or untrained.size == 0 or not math.isfinite(lead_point):
             return []
         self._fit_at = have
         first = self._x[:, 0]
         fitted = np.flatnonzero((self._n >= 1) & np.isfinite(first))
         pred = self._model.predict(fitted, self._orient * first[fitted], untrained)
-        lead = int(b["alive"][int(b["lead"])])
-        if pred is None or not math.isfinite(float(b["point"][int(b["lead"])])):
+        if pred is None:
             return []
-        lead_point = float(b["point"][int(b["lead"])])
-        n_lead = int(b["n"][int(b["lead"])])
+        n_lead = int(b["n"][row])
         level = float(self._level(np.array([1 + n_lead]))[0])
         crit = float(self._stats.t.ppf(1 - level, pred.df))
         se = np.sqrt(pred.se**2 + pred.scale / n_lead)
         gap = pred.mean - lead_point
         out = []
-        best_id = self.config_ids[lead]
+        best_id = self.config_ids[int(b["alive"][row])]
         for i in np.flatnonzero(gap > crit * se):
             t = float(gap[i] / se[i])
             p_value = float(self._stats.t.sf(t, pred.df))
