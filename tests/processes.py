@@ -30,16 +30,29 @@ SPEC = textwrap.dedent("""
 """)
 
 
-def n_results(study_dir: Path) -> int:
-    """Results in the study's store so far (0 while there is no store to read)."""
+def _query(study_dir: Path, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the study's store, read while a driver may be writing it
+    (none while there is no store to read)."""
     try:
         con = sqlite3.connect(study_dir / "study.sqlite", timeout=5)
         try:
-            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            return con.execute(sql).fetchall()
         finally:
             con.close()
     except sqlite3.Error:
-        return 0
+        return []
+
+
+def n_results(study_dir: Path) -> int:
+    """Results in the study's store so far (0 while there is no store to read)."""
+    rows = _query(study_dir, "SELECT COUNT(*) FROM results")
+    return rows[0][0] if rows else 0
+
+
+def finished(study_dir: Path, keys: set[str]) -> bool:
+    """Whether every trial in ``keys`` (``config_id:instance``) has a result in the store."""
+    done = {f"{c}:{i}" for c, i in _query(study_dir, "SELECT config_id, instance FROM results")}
+    return keys <= done
 
 
 def snapshot(study_dir: Path):

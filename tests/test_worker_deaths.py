@@ -9,12 +9,11 @@ training as failed and the study "selected" a config with no valid result.
 import os
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from processes import SPEC, n_results, processes, snapshot
+from processes import SPEC, finished, n_results, processes, snapshot
 from test_kill_resume import start
 
 pytestmark = pytest.mark.slow
@@ -62,18 +61,6 @@ def trial_of(track_root: Path, pid: int) -> str | None:
         except OSError:
             return None
     return None
-
-
-def finished(study: Path, keys: set[str]) -> bool:
-    """Whether every trial in ``keys`` has a result in the store."""
-    if not keys:
-        return True
-    con = sqlite3.connect(study / "study.sqlite", timeout=5)
-    try:
-        done = {f"{c}:{i}" for c, i in con.execute("SELECT config_id, instance FROM results")}
-    finally:
-        con.close()
-    return keys <= done
 
 
 @pytest.mark.parametrize("n_kills", [2, 3])
