@@ -74,13 +74,17 @@ def test_same_results_same_skips_whatever_the_order_of_tells() -> None:
     ({"params": GRID}, {"surrogate": 0.0}, "adaptive.surrogate: must be null or a number > 0"),
     ({"params": [{"id": i} for i in range(len(GRID))]}, {"surrogate": 0.25},
      "adaptive.surrogate: no hyperparameter varies across the configs"),
+    ({"params": GRID[:16]}, {"surrogate": 0.25},  # 16 configs, 1 + 1 + 7 terms: 7 df
+     "adaptive.surrogate: 16 configs leave the model of opt, w 7 residual degrees of "
+     "freedom, fewer than the 10 a fit needs"),
     ({"params": GRID, "criterion": "q3"}, {"surrogate": 0.25},
      "adaptive.surrogate: criterion 'q3': the surrogate predicts one instance's value"),
 ])
 def test_refusals(fields: dict, params: dict, message: str) -> None:
     fields = {"n_instances": 5, "criterion": "mean", "direction": "minimize", **fields}
+    ids = IDS[:len(fields["params"])] if "params" in fields else IDS
     with pytest.raises(ValueError) as err:
-        make_strategy("adaptive", setup(IDS, **fields), **params)
+        make_strategy("adaptive", setup(ids, **fields), **params)
     assert message in str(err.value)
 
 

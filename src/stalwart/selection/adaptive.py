@@ -127,8 +127,9 @@ planned is *skipped untrained* (removed with ``n_instances = 0``) when
 error, ``s_fit^2`` and ``df_fit`` the fit's residual variance and degrees of freedom (the
 leader's noise taken as the fit's, which includes the model's misfit: conservative),
 ``a = a(1 + n_l)`` the level the comparison of a one-instance ``c`` with the leader would
-have under the chosen correction. No fit below 10 residual degrees of freedom, and no
-skip of a config with a hyperparameter level seen fewer than twice in the fit. The
+have under the chosen correction. No fit below 10 residual degrees of freedom (configs
+too few for any fit to reach them are refused), and no skip of a config with a
+hyperparameter level seen fewer than twice in the fit. The
 decision records the prediction, ``t`` and ``p``.
 
 A skip is a claim of the model, **outside the statement above**: interactions the main
@@ -219,7 +220,7 @@ from stalwart.checks import boolean, choice, first, integer, number
 from stalwart.core import Decision, Trial
 from stalwart.selection.base import StrategySetup
 from stalwart.selection.scored import ScoredStrategy
-from stalwart.selection.surrogate import MainEffectsSurrogate
+from stalwart.selection.surrogate import MIN_DF, MainEffectsSurrogate
 
 #: criteria with a bound (see the module docstring), with the quantile for quantiles.
 QUANTILES: dict[str, float] = {"median": 0.5, "q1": 0.25, "q3": 0.75}
@@ -327,6 +328,12 @@ class Adaptive(ScoredStrategy):
                     problems.append("adaptive.surrogate: no hyperparameter varies across "
                                     "the configs (one value per config, like an id, "
                                     "does not count)")
+                elif model.most_df < MIN_DF:
+                    problems.append(
+                        f"adaptive.surrogate: {len(setup.params)} configs leave the model of "
+                        f"{', '.join(model.names)} {model.most_df} residual degrees of "
+                        f"freedom, fewer than the {MIN_DF} a fit needs: it could never skip "
+                        "a config")
         first(problems)
         from scipy import stats  # slow to import; only the statistics need it
 

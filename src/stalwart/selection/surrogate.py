@@ -87,6 +87,11 @@ class MainEffectsSurrogate:
         """Whether any hyperparameter can enter the model."""
         return bool(self.names)
 
+    @property
+    def most_df(self) -> int:
+        """The residual degrees of freedom of a fit on every config: the most any fit has."""
+        return len(self._design) - int(np.linalg.matrix_rank(self._design))
+
     def predict(self, fitted: np.ndarray, y: np.ndarray, rows: np.ndarray) -> Prediction | None:
         """Fit on configs ``fitted`` (values ``y``) and predict configs ``rows``.
 
